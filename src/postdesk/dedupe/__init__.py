@@ -1,0 +1,1 @@
+"""Duplicate detection: normalisation, candidate blocking, scoring, rules."""

@@ -1,0 +1,1 @@
+"""Outgoing mail: outbox, delivery, acknowledgements, loop guard."""

@@ -1,0 +1,1 @@
+"""Follow-up detection: reply token, Message-ID graph, subject tag."""

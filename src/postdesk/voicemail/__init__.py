@@ -1,0 +1,1 @@
+"""PBX voicemail mails: recognising them, caller to customer, recording to ticket."""
