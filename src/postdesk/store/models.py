@@ -1,0 +1,225 @@
+"""The tables. Changing one means adding an Alembic migration (docs/development.md)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+# Ticket numbers are the ticket ids, which start here so that a number looks
+# like a ticket number ("[Ticket#10001]") and never needs a second lookup.
+FIRST_TICKET_ID = 10001
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on every database.
+
+    SQLite keeps no offset, so values are stored as UTC and given their
+    timezone back on the way out; comparisons in SQL then stay correct.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use an aware one")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+        bytes: LargeBinary,
+    }
+
+
+class Inbound(Base):
+    """The durable spool: raw bytes and envelope, committed before we say yes."""
+
+    __tablename__ = "inbound"
+    __table_args__ = (Index("ix_inbound_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime]
+    via: Mapped[str] = mapped_column(String(64))
+    envelope_from: Mapped[str | None] = mapped_column(String(998))
+    recipients: Mapped[list[str]]
+    raw: Mapped[bytes]
+    size: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[str | None] = mapped_column(Text)
+    processed_at: Mapped[datetime | None]
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # lower-cased
+    name: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[datetime]
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(
+        BigId, Identity(start=FIRST_TICKET_ID), primary_key=True, autoincrement=True
+    )
+    subject: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | pending | closed
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    language: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+    contact: Mapped[Contact] = relationship(lazy="joined")
+    participants: Mapped[list[Participant]] = relationship(
+        back_populates="ticket", cascade="all, delete-orphan"
+    )
+
+    @property
+    def number(self) -> str:
+        return str(self.id)
+
+
+class Participant(Base):
+    """Who may add to a ticket by mail: its customer and the people on Cc."""
+
+    __tablename__ = "participants"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), primary_key=True, index=True)  # lower-cased
+    role: Mapped[str] = mapped_column(String(16))  # customer | cc
+
+    ticket: Mapped[Ticket] = relationship(back_populates="participants")
+
+
+class Message(Base):
+    """One mail on a ticket, received or sent."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_ticket", "ticket_id", "id"),
+        Index("ix_messages_rfc_id", "message_id"),
+        Index("ix_messages_to_kind_created", "to_email", "kind", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    direction: Mapped[str] = mapped_column(String(3))  # in | out
+    kind: Mapped[str] = mapped_column(String(32))
+    # The RFC 5322 Message-ID without angle brackets.
+    message_id: Mapped[str] = mapped_column(String(998))
+    # Inbound only: Message-ID, else the raw bytes' hash. Storing the same
+    # delivery twice fails on this, which is what makes processing idempotent.
+    dedupe_key: Mapped[str | None] = mapped_column(String(1000), unique=True)
+    from_email: Mapped[str] = mapped_column(String(320))
+    from_name: Mapped[str] = mapped_column(String(320), default="")
+    to_email: Mapped[str] = mapped_column(String(320), default="")
+    cc: Mapped[list[str]] = mapped_column(default=list)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    html_converted: Mapped[bool] = mapped_column(Boolean, default=False)
+    sent_at: Mapped[datetime | None]  # the mail's Date header for inbound mail
+    created_at: Mapped[datetime]
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound.id"))
+    in_reply_to: Mapped[str | None] = mapped_column(String(998))
+    references: Mapped[list[str]] = mapped_column(default=list)
+    defects: Mapped[list[str]] = mapped_column(default=list)
+    # How this message found its ticket: new, reply_token, in_reply_to, subject_tag.
+    threaded_by: Mapped[str] = mapped_column(String(32), default="new")
+
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="message", cascade="all, delete-orphan", order_by="Attachment.id"
+    )
+
+
+class Blob(Base):
+    """Attachment content, stored once per distinct content (sha256)."""
+
+    __tablename__ = "blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int]
+    data: Mapped[bytes]
+
+
+class Attachment(Base):
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    message_row_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    filename: Mapped[str] = mapped_column(Text, default="")
+    content_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int]
+    blob_sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    content_id: Mapped[str | None] = mapped_column(String(998))
+    inline: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    message: Mapped[Message] = relationship(back_populates="attachments")
+
+
+class Outbox(Base):
+    """A mail to send, with its final bytes: a retry sends exactly the same mail."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    message_row_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    message_id: Mapped[str] = mapped_column(String(998))
+    envelope_from: Mapped[str] = mapped_column(String(320))
+    recipients: Mapped[list[str]]
+    raw: Mapped[bytes]
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sending | sent | failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class Meta(Base):
+    """Small per-desk values that must survive restarts (the generated token key)."""
+
+    __tablename__ = "meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,88 @@
+"""Read models for the CLI: tickets and messages as plain dicts.
+
+The keys are the `--json` contract (README, "JSON output"): add keys freely,
+never rename or remove one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from postdesk.store.models import Contact, Message, Ticket
+
+STATUSES = ("open", "pending", "closed")
+
+
+def _ticket_dict(ticket: Ticket, customer: str, message_count: int) -> dict[str, Any]:
+    return {
+        "id": ticket.id,
+        "number": ticket.number,
+        "subject": ticket.subject,
+        "status": ticket.status,
+        "customer": customer,
+        "language": ticket.language,
+        "created_at": ticket.created_at.isoformat(),
+        "updated_at": ticket.updated_at.isoformat(),
+        "message_count": message_count,
+    }
+
+
+def list_tickets(
+    session: Session, status: str | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    counts = select(Message.ticket_id, func.count().label("n")).group_by(Message.ticket_id).subquery()
+    query = (
+        select(Ticket, Contact.email, func.coalesce(counts.c.n, 0))
+        .join(Contact, Contact.id == Ticket.contact_id)
+        .outerjoin(counts, counts.c.ticket_id == Ticket.id)
+        .order_by(Ticket.id.desc())
+    )
+    if status:
+        query = query.where(Ticket.status == status)
+    if limit:
+        query = query.limit(limit)
+    return [_ticket_dict(t, email, n) for t, email, n in session.execute(query).all()]
+
+
+def ticket_detail(session: Session, ticket_id: int) -> dict[str, Any] | None:
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        return None
+    messages = (
+        session.execute(
+            select(Message)
+            .where(Message.ticket_id == ticket_id)
+            .order_by(Message.id)
+            .options(selectinload(Message.attachments))
+        )
+        .scalars()
+        .all()
+    )
+    detail = _ticket_dict(ticket, ticket.contact.email, len(messages))
+    detail["participants"] = [{"email": p.email, "role": p.role} for p in ticket.participants]
+    detail["messages"] = [message_dict(m) for m in messages]
+    return detail
+
+
+def message_dict(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "message_id": message.message_id,
+        "from": message.from_email,
+        "from_name": message.from_name,
+        "to": message.to_email,
+        "direction": message.direction,
+        "kind": message.kind,
+        "subject": message.subject,
+        "text": message.text,
+        "created_at": message.created_at.isoformat(),
+        "threaded_by": message.threaded_by,
+        "defects": list(message.defects),
+        "attachments": [
+            {"filename": a.filename, "content_type": a.content_type, "size": a.size}
+            for a in message.attachments
+        ],
+    }

@@ -1,0 +1,134 @@
+"""The store stage: the mail becomes a message on a ticket (a new one if it
+did not thread), with its attachments stored once per distinct content."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from postdesk.mail import Address, Mail
+from postdesk.mail import Attachment as MailAttachment
+from postdesk.stage import StageEnv, Work
+from postdesk.store.models import Attachment, Blob, Contact, Message, Participant, Ticket
+
+# Kinds of mail that are a person writing: they reopen a closed ticket.
+HUMAN_KINDS = frozenset({"customer"})
+
+
+def record(work: Work, env: StageEnv) -> Work:
+    mail = work.mail
+    assert mail is not None
+    session, now = env.session, env.now
+    sender = mail.from_ or Address(email=work.inbound.envelope_from or "unknown@invalid")
+    if work.ticket_id is None:
+        ticket = _open_ticket(session, mail, sender, work, env)
+        new_ticket = True
+    else:
+        ticket = session.get_one(Ticket, work.ticket_id)
+        new_ticket = False
+        _follow_up(session, ticket, sender, work.kind, now)
+    message = Message(
+        ticket_id=ticket.id,
+        direction="in",
+        kind=work.kind,
+        message_id=mail.message_id or work.dedupe_key,
+        dedupe_key=work.dedupe_key,
+        from_email=sender.email,
+        from_name=sender.name,
+        to_email=mail.to[0].email if mail.to else "",
+        cc=[a.email for a in mail.cc],
+        subject=mail.subject,
+        text=mail.text,
+        html_converted=mail.html_converted,
+        sent_at=mail.date,
+        created_at=now,
+        inbound_id=work.inbound.id,
+        in_reply_to=mail.in_reply_to[0] if mail.in_reply_to else None,
+        references=list(mail.references),
+        defects=list(mail.defects),
+        threaded_by=work.threaded_by,
+    )
+    message.attachments = [_attachment(session, a) for a in mail.attachments]
+    session.add(message)
+    session.flush()
+    return replace(
+        work,
+        ticket_id=ticket.id,
+        new_ticket=new_ticket,
+        message_row_id=message.id,
+        notes=work.note(f"{'new ticket' if new_ticket else 'ticket'} {ticket.number}"),
+    )
+
+
+def ticket_language(mail: Mail, default: str) -> str:
+    """The mail's Content-Language where we have templates for it, else DEFAULT."""
+    declared = (mail.header("content-language") or "").split(",")[0].strip().lower()
+    primary = declared.split("-")[0]
+    return primary if primary in ("de", "en") else default
+
+
+def _open_ticket(session: Session, mail: Mail, sender: Address, work: Work, env: StageEnv) -> Ticket:
+    contact = contact_for(session, sender, env.now)
+    ticket = Ticket(
+        subject=mail.subject,
+        status="open",
+        contact_id=contact.id,
+        language=ticket_language(mail, env.settings.desk.language),
+        created_at=env.now,
+        updated_at=env.now,
+    )
+    session.add(ticket)
+    session.flush()
+    own = env.settings.own_addresses
+    _add_participants(session, ticket, [(sender.key, "customer")])
+    _add_participants(session, ticket, [(a.key, "cc") for a in mail.cc if a.key not in own])
+    return ticket
+
+
+def _follow_up(session: Session, ticket: Ticket, sender: Address, kind: str, now: datetime) -> None:
+    ticket.updated_at = now
+    if kind in HUMAN_KINDS:
+        # Whoever replied in the thread belongs to it from now on.
+        _add_participants(session, ticket, [(sender.key, "cc")])
+        if ticket.status != "open":
+            ticket.status = "open"
+            ticket.closed_at = None
+
+
+def _add_participants(session: Session, ticket: Ticket, people: Iterable[tuple[str, str]]) -> None:
+    for email, role in people:
+        if email and session.get(Participant, (ticket.id, email)) is None:
+            session.add(Participant(ticket_id=ticket.id, email=email, role=role))
+    session.flush()
+
+
+def contact_for(session: Session, address: Address, now: datetime) -> Contact:
+    """The contact for ADDRESS, created on first sight (safe against a concurrent worker)."""
+    key = address.key
+    _insert_ignoring_conflict(session, Contact, {"email": key, "name": address.name, "created_at": now})
+    return session.execute(select(Contact).where(Contact.email == key)).scalar_one()
+
+
+def _attachment(session: Session, part: MailAttachment) -> Attachment:
+    digest = hashlib.sha256(part.data).hexdigest()
+    _insert_ignoring_conflict(session, Blob, {"sha256": digest, "size": part.size, "data": part.data})
+    return Attachment(
+        filename=part.filename,
+        content_type=part.content_type,
+        size=part.size,
+        blob_sha256=digest,
+        content_id=part.content_id,
+        inline=part.inline,
+    )
+
+
+def _insert_ignoring_conflict(session: Session, model: type, values: dict[str, object]) -> None:
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(model).values(**values).on_conflict_do_nothing())
