@@ -1,0 +1,90 @@
+"""The shared mail corpus (../shared/corpus): where it is, what in it is mail, expectations.
+
+Tests that read it call `corpus_dir()`, which skips the test with a clear
+reason when the folder is absent (a user's clone has no ../shared).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+SISIMAI = "sisimai-set-of-emails/maildir"
+ZAMMAD_MAIL = "zammad/test/data/mail"
+
+# Whole messages (headers and body). The corpus also holds bare reply bodies,
+# certificates, images and YAML expectations: those are parsed too (parse_mail
+# must survive any bytes) but not counted as mail.
+MAIL_GLOBS = (
+    "zammad/test/data/mail/*.box",
+    "zammad/test/data/ticket_trigger/*.box",
+    "zammad/spec/fixtures/files/smime/*.eml",
+    "sisimai-set-of-emails/maildir/*/*.eml",
+    "sisimai-set-of-emails/to-be-debugged-because/*/*.eml",
+    "sisimai-set-of-emails/mailbox/*",
+    "mail-parser/tests/mails/*",
+    "cpython-test_email/data/msg_*.txt",
+    "talon/tests/fixtures/**/*.eml",
+)
+
+
+def corpus_dir() -> Path:
+    if not CORPUS.is_dir():
+        pytest.skip(f"mail corpus not found at {CORPUS} (it lives beside the project in CI)")
+    return CORPUS
+
+
+def all_files() -> list[Path]:
+    return sorted(path for path in corpus_dir().rglob("*") if path.is_file())
+
+
+def mail_files() -> list[Path]:
+    root = corpus_dir()
+    return sorted({path for pattern in MAIL_GLOBS for path in root.glob(pattern) if path.is_file()})
+
+
+def mbox_messages(path: Path) -> Iterator[bytes]:
+    """The messages of an mbox file, split at its "From " lines."""
+    message: list[bytes] = []
+    for line in path.read_bytes().splitlines(keepends=True):
+        if line.startswith(b"From ") and message:
+            yield b"".join(message)
+            message = []
+        message.append(line)
+    if message:
+        yield b"".join(message)
+
+
+def sisimai(folder: str, prefix: str = "") -> list[Path]:
+    return sorted((corpus_dir() / SISIMAI / folder).glob(f"{prefix}*.eml"))
+
+
+def zammad_cases() -> list[tuple[Path, dict[str, Any]]]:
+    """(mailNNN.box, its parsed mailNNN.yml) for every Zammad sample that has both."""
+    yaml = pytest.importorskip("yaml", reason="PyYAML is needed to read Zammad's expectations")
+
+    class Loader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
+        """Reads Ruby-tagged YAML (!ruby/hash:...) as plain mappings."""
+
+    def untagged(loader: Any, suffix: str, node: Any) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            return loader.construct_mapping(node, deep=True)
+        if isinstance(node, yaml.SequenceNode):
+            return loader.construct_sequence(node, deep=True)
+        return loader.construct_scalar(node)
+
+    Loader.add_multi_constructor("!", untagged)
+    cases = []
+    for box in sorted((corpus_dir() / ZAMMAD_MAIL).glob("mail*.box")):
+        expected = box.with_suffix(".yml")
+        if expected.is_file():
+            cases.append((box, yaml.load(expected.read_bytes(), Loader=Loader)))
+    return cases
+
+
+def normalise(text: str | None) -> str:
+    return " ".join(str(text or "").split())
