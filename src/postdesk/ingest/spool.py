@@ -1,0 +1,123 @@
+"""The durable inbound spool: every way in ends here, before anyone says yes.
+
+`spool_messages` commits a batch of received messages in one transaction.
+`SpoolWriter` is the group commit for the listeners: many SMTP sessions
+hand their messages to one writer thread, which commits whatever has queued
+up in a single transaction and then answers each session. Under load that
+turns N commits into one, and the event loop never waits on the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from postdesk.store.models import Inbound
+from postdesk.store.session import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A message as it arrived: raw bytes and the envelope around them."""
+
+    raw: bytes
+    via: str
+    envelope_from: str | None
+    recipients: tuple[str, ...]
+
+
+class StoreUnavailable(Exception):
+    """The spool could not be written; the sender must try again later."""
+
+
+def spool_messages(store: Store, messages: Sequence[Received], now: datetime | None = None) -> list[int]:
+    """Commit MESSAGES to the spool; return their inbound ids. Raises StoreUnavailable."""
+    received_at = now or datetime.now(UTC)
+    rows = [
+        Inbound(
+            received_at=received_at,
+            via=m.via,
+            envelope_from=m.envelope_from,
+            recipients=list(m.recipients),
+            raw=m.raw,
+            size=len(m.raw),
+            status="pending",
+            attempts=0,
+        )
+        for m in messages
+    ]
+    try:
+        with store.transaction() as session:
+            session.add_all(rows)
+            session.flush()
+            return [row.id for row in rows]
+    except Exception as error:  # any failure to commit means "not stored"
+        raise StoreUnavailable(f"{type(error).__name__}: {error}") from error
+
+
+_STOP = object()
+
+
+class SpoolWriter:
+    """One thread that commits queued messages in batches (group commit)."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        max_batch: int = 128,
+        on_stored: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._store = store
+        self._max_batch = max_batch
+        self._on_stored = on_stored
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="spool-writer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Finish what is queued, then end the thread."""
+        self._queue.put(_STOP)
+        self._thread.join()
+
+    def submit(self, message: Received) -> Future[int]:
+        """Queue MESSAGE; the future resolves to its inbound id once committed."""
+        future: Future[int] = Future()
+        self._queue.put((message, future))
+        return future
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            batch = [self._queue.get()]
+            while len(batch) < self._max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            if _STOP in batch:
+                stopping = True
+                batch = [item for item in batch if item is not _STOP]
+            if batch:
+                self._commit(batch)  # type: ignore[arg-type]
+
+    def _commit(self, batch: list[tuple[Received, Future[int]]]) -> None:
+        try:
+            ids = spool_messages(self._store, [message for message, _ in batch])
+        except StoreUnavailable as error:
+            log.error("spool write failed for %d message(s): %s", len(batch), error)
+            for _, future in batch:
+                future.set_exception(error)
+            return
+        for (_, future), inbound_id in zip(batch, ids, strict=True):
+            future.set_result(inbound_id)
+        self._on_stored()

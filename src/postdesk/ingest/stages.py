@@ -1,0 +1,58 @@
+"""The first stages: read the mail, say what kind it is, and stop early if it
+is a repeated delivery of a message we already stored."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+
+from sqlalchemy import select
+
+from postdesk.ingest.classify import classify as classify_mail
+from postdesk.ingest.parse import parse_mail
+from postdesk.stage import StageEnv, Work
+from postdesk.store.models import Message
+
+
+def parse(work: Work, env: StageEnv) -> Work:
+    mail = parse_mail(work.inbound.raw)
+    return replace(work, mail=mail, dedupe_key=delivery_key(mail.message_id, work.inbound.raw))
+
+
+def delivery_key(message_id: str | None, raw: bytes) -> str:
+    """What makes two deliveries the same message.
+
+    The same mail delivered twice (a retry after a lost 250, two MX paths, an
+    IMAP re-import) has the same Message-ID and the same body; the headers
+    differ (Received, Return-Path). Different mail that reuses a Message-ID
+    (broken clients, generated bounces) has a different body, and is kept:
+    a doubled message is a nuisance, a lost one is not acceptable.
+    Without a Message-ID the whole raw bytes decide.
+    """
+    if not message_id:
+        return f"sha256:{hashlib.sha256(raw).hexdigest()}"
+    normalised = raw.replace(b"\r\n", b"\n")
+    body = normalised.partition(b"\n\n")[2].rstrip()
+    digest = hashlib.sha256(body).hexdigest()[:32]
+    return f"mid:{digest}:{message_id}"[:1000]
+
+
+def classify(work: Work, env: StageEnv) -> Work:
+    assert work.mail is not None
+    result = classify_mail(work.mail, work.inbound.envelope_from, env.settings.own_addresses)
+    return replace(
+        work, kind=str(result.kind), kind_reason=result.reason, notes=work.note(f"kind {result.kind}")
+    )
+
+
+def skip_repeated_delivery(work: Work, env: StageEnv) -> Work:
+    earlier = env.session.execute(
+        select(Message.id, Message.ticket_id).where(Message.dedupe_key == work.dedupe_key)
+    ).first()
+    if earlier is None:
+        return work
+    return replace(
+        work,
+        ticket_id=earlier.ticket_id,
+        finished=f"repeated delivery of message {earlier.id} on ticket {earlier.ticket_id}",
+    )
