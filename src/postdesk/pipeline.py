@@ -1,0 +1,130 @@
+"""The pipeline: the ordered stages every received message runs through.
+
+    parse → classify → skip repeated delivery → thread → store → respond
+
+Each stage is a function ``(Work, StageEnv) -> Work`` (see `postdesk.stage`).
+A message is processed in one database transaction: the stages' writes, the
+queued replies and the spool row's "done" commit together, or not at all.
+A stage that raises leaves the message marked ``failed`` with its error, to
+be retried with ``postdesk process --retry-failed``.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+
+from postdesk.config.model import Settings
+from postdesk.ingest import stages as ingest
+from postdesk.replies.acknowledge import acknowledge
+from postdesk.stage import InboundMessage, Stage, StageEnv, Work
+from postdesk.store.models import Inbound
+from postdesk.store.record import record
+from postdesk.store.session import Store
+from postdesk.templates.render import MailTemplates
+from postdesk.threading.stage import thread
+
+log = logging.getLogger(__name__)
+
+STAGES: Sequence[tuple[str, Stage]] = (
+    ("parse", ingest.parse),
+    ("classify", ingest.classify),
+    ("skip-repeated-delivery", ingest.skip_repeated_delivery),
+    ("thread", thread),
+    ("store", record),
+    ("respond", acknowledge),
+)
+
+
+def run_stages(work: Work, env: StageEnv, stages: Sequence[tuple[str, Stage]] = STAGES) -> Work:
+    for _name, stage in stages:
+        work = stage(work, env)
+        if work.finished:
+            break
+    return work
+
+
+@dataclass(frozen=True)
+class Processor:
+    """What a pipeline worker needs; built once per process."""
+
+    store: Store
+    settings: Settings
+    secret: bytes
+    templates: MailTemplates
+
+    def process_next(self) -> Work | None:
+        """Claim one pending message and process it; None when there is none."""
+        with self.store.transaction() as session:
+            row = session.execute(
+                select(Inbound)
+                .where(Inbound.status == "pending")
+                .order_by(Inbound.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            ).scalar_one_or_none()
+            if row is None:
+                return None
+            now = datetime.now(UTC)
+            work = Work(inbound=_inbound_message(row))
+            env = StageEnv(session, self.settings, now, self.secret, self.templates)
+            try:
+                with session.begin_nested():
+                    work = run_stages(work, env)
+            except Exception as error:
+                _mark_failed(row, error, now)
+                log.error("inbound %d failed: %s: %s", row.id, type(error).__name__, error)
+                return work
+            row.status = "done"
+            row.processed_at = now
+            row.error = None
+            row.result = work.finished or "; ".join(work.notes)
+        log.info(
+            "inbound %d: %s",
+            work.inbound.id,
+            row.result,
+            extra={"inbound_id": work.inbound.id, "ticket_id": work.ticket_id, "kind": work.kind},
+        )
+        return work
+
+    def process_pending(self, limit: int | None = None) -> int:
+        """Process until nothing is pending (or LIMIT messages); returns the count."""
+        count = 0
+        while limit is None or count < limit:
+            if self.process_next() is None:
+                break
+            count += 1
+        return count
+
+
+def retry_failed(store: Store) -> int:
+    """Put every failed message back in the queue; returns how many."""
+    with store.transaction() as session:
+        result = session.execute(update(Inbound).where(Inbound.status == "failed").values(status="pending"))
+        return result.rowcount or 0
+
+
+def _inbound_message(row: Inbound) -> InboundMessage:
+    return InboundMessage(
+        id=row.id,
+        received_at=row.received_at,
+        via=row.via,
+        envelope_from=row.envelope_from,
+        recipients=tuple(row.recipients),
+        raw=row.raw,
+    )
+
+
+def _mark_failed(row: Inbound, error: Exception, now: datetime) -> None:
+    row.status = "failed"
+    row.attempts += 1
+    row.processed_at = now
+    summary = traceback.format_exception_only(error)[-1].strip()
+    where = traceback.extract_tb(error.__traceback__)[-1:]
+    location = f" at {where[0].filename}:{where[0].lineno}" if where else ""
+    row.error = f"{summary}{location}"[:4000]

@@ -1,0 +1,91 @@
+"""The respond stage: an acknowledgement for each new ticket a person opened.
+
+Nothing automatic goes to a machine (the loop guard), and no sender gets
+more than a configured number of acknowledgements an hour, which is what
+stops two auto-responders that the guard did not recognise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from postdesk.mail import Mail
+from postdesk.replies.compose import Outgoing, new_message_id
+from postdesk.replies.loopguard import auto_reply_allowed
+from postdesk.replies.outbox import enqueue
+from postdesk.stage import StageEnv, Work
+from postdesk.store.models import Message, Ticket
+from postdesk.templates.render import quote_text
+from postdesk.threading.tokens import make_token, reply_address
+
+ACK_KIND = "acknowledgement"
+
+
+def acknowledge(work: Work, env: StageEnv) -> Work:
+    mail = work.mail
+    assert mail is not None and work.ticket_id is not None
+    if not (work.new_ticket and work.kind == "customer" and env.settings.replies.acknowledge):
+        return work
+    verdict = auto_reply_allowed(mail, work.inbound.envelope_from, env.settings.own_addresses)
+    if not verdict.allowed:
+        return replace(work, notes=work.note(f"no acknowledgement: {verdict.reason}"))
+    limit = env.settings.replies.max_acks_per_sender_per_hour
+    if _acks_in_last_hour(env.session, mail.sender_email, env) >= limit:
+        return replace(work, notes=work.note(f"no acknowledgement: rate limit of {limit}/h reached"))
+    ticket = env.session.get_one(Ticket, work.ticket_id)
+    enqueue(
+        env.session,
+        acknowledgement_mail(mail, ticket, env),
+        ticket_id=ticket.id,
+        kind=ACK_KIND,
+        envelope_from=env.settings.outbound.envelope_from or env.settings.desk.address,
+        now=env.now,
+    )
+    return replace(work, notes=work.note("acknowledgement queued"))
+
+
+def acknowledgement_mail(mail: Mail, ticket: Ticket, env: StageEnv) -> Outgoing:
+    desk = env.settings.desk
+    tag = f"{desk.ticket_tag}{ticket.number}"
+    reply_to = reply_address(desk.address, make_token(env.secret, ticket.id))
+    assert mail.from_ is not None  # the loop guard refuses mail without a sender
+    rendered = env.templates.render(
+        ACK_KIND,
+        ticket.language,
+        desk_name=desk.name,
+        number=ticket.number,
+        tag=tag,
+        subject=mail.subject,
+        customer_name=mail.from_.name,
+        quoted=quote_text(mail.text, env.settings.replies.quote_chars),
+        reply_address=reply_to,
+    )
+    subject = rendered.subject if f"[{tag}]" in rendered.subject else f"[{tag}] {rendered.subject}"
+    return Outgoing(
+        from_name=desk.name,
+        from_address=desk.address,
+        to_name=mail.from_.name,
+        to_address=mail.from_.email,
+        subject=subject,
+        body=rendered.body,
+        message_id=new_message_id("ack", desk.address.rpartition("@")[2]),
+        date=env.now,
+        in_reply_to=mail.message_id,
+        references=(*mail.references, mail.message_id) if mail.message_id else mail.references,
+        reply_to=reply_to,
+        auto_submitted="auto-replied",
+        language=ticket.language,
+    )
+
+
+def _acks_in_last_hour(session: Session, recipient: str, env: StageEnv) -> int:
+    since = env.now - timedelta(hours=1)
+    return session.execute(
+        select(func.count())
+        .select_from(Message)
+        .where(Message.to_email == recipient, Message.kind == ACK_KIND, Message.created_at >= since)
+    ).scalar_one()

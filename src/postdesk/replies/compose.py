@@ -1,0 +1,70 @@
+"""Building outgoing mail. Every header goes through the email library's
+header objects, so a customer's subject or name can never inject a header."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address as HeaderAddress
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """An outgoing mail, described; `render` turns it into bytes."""
+
+    from_name: str
+    from_address: str
+    to_name: str
+    to_address: str
+    subject: str
+    body: str
+    message_id: str
+    date: datetime
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    reply_to: str | None = None
+    auto_submitted: str | None = None
+    language: str | None = None
+
+
+def new_message_id(kind: str, domain: str) -> str:
+    """A Message-ID (without brackets) that names what it is: ``ack.<random>@domain``."""
+    return f"{kind}.{secrets.token_hex(10)}@{domain}"
+
+
+def _header_address(name: str, address: str) -> HeaderAddress:
+    local, _, domain = address.rpartition("@")
+    # Strip line breaks from display names: the header policy would encode
+    # them anyway, but a name is one line in every mail client.
+    return HeaderAddress(display_name=" ".join(name.split()), username=local, domain=domain)
+
+
+def _single_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def render(mail: Outgoing) -> bytes:
+    message = EmailMessage(policy=SMTP)
+    message["From"] = _header_address(mail.from_name, mail.from_address)
+    message["To"] = _header_address(mail.to_name, mail.to_address)
+    message["Subject"] = _single_line(mail.subject)
+    message["Date"] = format_datetime(mail.date)
+    message["Message-ID"] = f"<{mail.message_id}>"
+    if mail.in_reply_to:
+        message["In-Reply-To"] = f"<{mail.in_reply_to}>"
+    if mail.references:
+        message["References"] = " ".join(f"<{ref}>" for ref in mail.references)
+    if mail.reply_to:
+        message["Reply-To"] = _header_address("", mail.reply_to)
+    if mail.auto_submitted:
+        message["Auto-Submitted"] = mail.auto_submitted
+        # Ask Exchange and friends not to answer our automatic mail either.
+        message["X-Auto-Response-Suppress"] = "All"
+    if mail.language:
+        message["Content-Language"] = mail.language
+    message.set_content(mail.body, charset="utf-8")
+    return message.as_bytes()

@@ -1,0 +1,59 @@
+"""Queueing outgoing mail: a message on the ticket and an outbox row, in the
+caller's transaction, so a mail is queued exactly when its cause is stored."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from postdesk.replies.compose import Outgoing, render
+from postdesk.store.models import Message, Outbox
+
+
+def enqueue(
+    session: Session,
+    mail: Outgoing,
+    *,
+    ticket_id: int,
+    kind: str,
+    envelope_from: str,
+    now: datetime,
+) -> Message:
+    """Record MAIL on the ticket and queue it for delivery; returns the message row."""
+    message = Message(
+        ticket_id=ticket_id,
+        direction="out",
+        kind=kind,
+        message_id=mail.message_id,
+        from_email=mail.from_address,
+        from_name=mail.from_name,
+        to_email=mail.to_address.lower(),
+        cc=[],
+        subject=mail.subject,
+        text=mail.body,
+        sent_at=mail.date,
+        created_at=now,
+        in_reply_to=mail.in_reply_to,
+        references=list(mail.references),
+        defects=[],
+        threaded_by="out",
+    )
+    session.add(message)
+    session.flush()
+    session.add(
+        Outbox(
+            ticket_id=ticket_id,
+            message_row_id=message.id,
+            kind=kind,
+            message_id=mail.message_id,
+            envelope_from=envelope_from,
+            recipients=[mail.to_address],
+            raw=render(mail),
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+    return message

@@ -1,0 +1,67 @@
+"""What pipeline stages share: the message's progress (`Work`) and what they are given (`StageEnv`).
+
+A stage is a plain function ``(Work, StageEnv) -> Work``. It reads what
+earlier stages decided, adds its own decision with ``dataclasses.replace``,
+and touches the database only through ``env.session`` (the one transaction
+the whole message is processed in).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from postdesk.config.model import Settings
+from postdesk.mail import Mail
+from postdesk.templates.render import MailTemplates
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A spool row as the pipeline sees it."""
+
+    id: int
+    received_at: datetime
+    via: str
+    envelope_from: str | None
+    recipients: tuple[str, ...]
+    raw: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """One message's way through the stages; each stage fills in its part."""
+
+    inbound: InboundMessage
+    mail: Mail | None = None
+    kind: str = ""
+    kind_reason: str = ""
+    dedupe_key: str = ""
+    ticket_id: int | None = None
+    threaded_by: str = "new"
+    new_ticket: bool = False
+    message_row_id: int | None = None
+    # Set by a stage that ends processing early (e.g. a repeated delivery).
+    finished: str | None = None
+    # Short facts for the log line and the inbound row's result.
+    notes: tuple[str, ...] = field(default=())
+
+    def note(self, text: str) -> tuple[str, ...]:
+        return (*self.notes, text)
+
+
+@dataclass(frozen=True, slots=True)
+class StageEnv:
+    """The dependencies of a stage, passed in rather than looked up."""
+
+    session: Session
+    settings: Settings
+    now: datetime
+    secret: bytes
+    templates: MailTemplates
+
+
+Stage = Callable[[Work, StageEnv], Work]
