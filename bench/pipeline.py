@@ -1,0 +1,73 @@
+"""Pipeline throughput: parse → classify → thread → store → acknowledgement
+queued, on one worker with SQLite, for the same realistic mails as ingest.
+
+    .venv/bin/python bench/pipeline.py [--mails 2000]
+
+The mails are put into the spool first (not timed), then one worker
+processes them all; the figure is messages per second of that worker, and
+the process's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+from common import machine, progress, realistic_mails
+from postdesk.app import open_desk
+from postdesk.config import load_settings
+from postdesk.ingest.spool import Received, spool_messages
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--mails", type=int, default=2000)
+    options = parser.parse_args()
+    mails = realistic_mails(options.mails)
+    print(f"machine: {machine()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = load_settings(
+            None,
+            {
+                "POSTDESK_STORE__URL": f"sqlite:///{tmp}/postdesk.db",
+                "POSTDESK_OUTBOUND__TRANSPORT": f"maildir:{Path(tmp) / 'outbox'}",
+            },
+        )
+        desk = open_desk(settings, migrate=True)
+        for start in range(0, len(mails), 500):
+            spool_messages(
+                desk.store,
+                [
+                    Received(
+                        raw=raw,
+                        via="bench",
+                        envelope_from="bench@example.net",
+                        recipients=("support@example.com",),
+                    )
+                    for raw in mails[start : start + 500]
+                ],
+            )
+        processor = desk.processor()
+        began = time.perf_counter()
+        done = 0
+        while True:
+            count = processor.process_pending(limit=250)
+            if not count:
+                break
+            done += count
+            progress(f"processed {done}/{len(mails)}")
+        seconds = time.perf_counter() - began
+        rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(
+            f"pipeline, 1 worker, SQLite: {done} mails in {seconds:.2f} s = {done / seconds:.0f} msgs/s; "
+            f"peak RSS {rss_mib:.0f} MiB"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""Wiring: the settings, the store and what is derived from them, built once
+per process and handed to whatever runs (CLI command, listener, worker)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from postdesk.config.model import Settings
+from postdesk.pipeline import Processor
+from postdesk.replies.delivery import Sender, transport_for
+from postdesk.store.meta import generated_secret
+from postdesk.store.migrate import require_current, upgrade
+from postdesk.store.session import Store, open_store
+from postdesk.templates.render import MailTemplates
+
+
+@dataclass(frozen=True)
+class Desk:
+    settings: Settings
+    store: Store
+    secret: bytes
+    templates: MailTemplates
+
+    def processor(self) -> Processor:
+        return Processor(self.store, self.settings, self.secret, self.templates)
+
+    def sender(self) -> Sender:
+        return Sender(self.store, transport_for(self.settings.outbound), self.settings.outbound)
+
+
+def open_desk(settings: Settings, *, migrate: bool = False) -> Desk:
+    """Open the store (migrating it first if asked) and derive the rest.
+
+    Raises SchemaOutOfDate when the schema is behind and MIGRATE is false.
+    """
+    store = open_store(settings.store.url)
+    if migrate:
+        upgrade(store)
+    else:
+        require_current(store)
+    secret = settings.desk.secret.encode() if settings.desk.secret else generated_secret(store)
+    override = Path(settings.templates.path) if settings.templates.path else None
+    return Desk(settings=settings, store=store, secret=secret, templates=MailTemplates(override))

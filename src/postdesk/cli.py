@@ -1,0 +1,261 @@
+"""The `postdesk` command: one group, one sub-command per job."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from postdesk import __version__, pipeline
+from postdesk.app import Desk, open_desk
+from postdesk.config import ConfigError, Settings, load_settings
+from postdesk.ingest import mailgate as gate
+from postdesk.logs import configure_logging
+from postdesk.store.migrate import (
+    SchemaOutOfDate,
+    current_revisions,
+    head_revisions,
+    require_current,
+    upgrade,
+)
+from postdesk.store.queries import STATUSES, list_tickets, ticket_detail
+from postdesk.store.session import Store, open_store
+
+
+@dataclass
+class Context:
+    config_path: Path | None
+    log_format: str | None
+    _settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.config_path, os.environ)
+            except ConfigError as error:
+                _fail(str(error))
+            configure_logging(self._settings.log.level, self.log_format or self._settings.log.format)
+        return self._settings
+
+    def desk(self, *, migrate: bool = False) -> Desk:
+        try:
+            return open_desk(self.settings, migrate=migrate)
+        except SchemaOutOfDate as error:
+            _fail(str(error))
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(f"postdesk: {message}", err=True)
+    sys.exit(code)
+
+
+def _print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="POSTDESK_CONFIG",
+    help="TOML config file (env POSTDESK_CONFIG). Without one, embedded defaults apply.",
+)
+@click.option("--log-format", type=click.Choice(["text", "json"]), help="Override [log] format.")
+@click.version_option(__version__, prog_name="postdesk")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None, log_format: str | None) -> None:
+    """postdesk: a support mailbox turned into a ticket desk.
+
+    Mail comes in over SMTP/LMTP or a mail server's pipe (mailgate), is stored
+    durably, becomes a ticket or a follow-up on one, and the customer gets an
+    acknowledgement by mail.
+    """
+    ctx.obj = Context(config_path=config_path, log_format=log_format)
+
+
+@main.command()
+@click.option("--no-process", is_flag=True, help="Do not run the pipeline worker (listeners only).")
+@click.option("--no-send", is_flag=True, help="Do not deliver outgoing mail in this process.")
+@pass_context
+def serve(ctx: Context, no_process: bool, no_send: bool) -> None:
+    """Run the listeners, the pipeline worker and the sender in one process.
+
+    Migrates the database first when [store] auto_migrate is true (the default).
+    Stop with Ctrl-C or SIGTERM: received mail is committed before exit.
+    """
+    from postdesk.serve import serve as run
+
+    run(ctx.desk(migrate=ctx.settings.store.auto_migrate), process=not no_process, send=not no_send)
+
+
+@main.command()
+@click.option("--sender", help="Envelope sender (Postfix: ${sender}). Empty for the null sender.")
+@click.option("--recipient", "recipients", multiple=True, help="Envelope recipient; repeat for several.")
+@pass_context
+def mailgate(ctx: Context, sender: str | None, recipients: tuple[str, ...]) -> None:
+    """Store one RFC 822 message from standard input (a mail server's pipe hook).
+
+    Exit 0 when stored, 75 when the store is unavailable (the mail server
+    retries), 65 when the message is refused for good (reason on stderr).
+    """
+    try:
+        settings = ctx.settings
+    except SystemExit:
+        sys.exit(gate.EX_TEMPFAIL)  # a config mistake must not bounce customers' mail
+    try:
+        raw = gate.read_message(sys.stdin.buffer, settings.ingest.smtp.max_message_bytes)
+    except gate.Refused as error:
+        _fail(str(error), gate.EX_DATAERR)
+    try:
+        store = open_store(settings.store.url)
+    except Exception as error:  # e.g. the database folder cannot be created
+        _fail(f"message not stored, try again later: {error}", gate.EX_TEMPFAIL)
+    try:
+        inbound_id = gate.deliver(store, raw, sender, recipients)
+    except gate.StoreUnavailable as error:
+        _fail(f"message not stored, try again later: {error}{_schema_hint(store)}", gate.EX_TEMPFAIL)
+    finally:
+        store.dispose()
+    click.echo(f"stored as inbound {inbound_id}", err=True)
+
+
+def _schema_hint(store: Store) -> str:
+    """Why a write may have failed, when the reason is a missing migration."""
+    try:
+        require_current(store)
+    except SchemaOutOfDate as schema:
+        return f" ({schema})"
+    except Exception:  # the store itself is down; the write error already says so
+        return ""
+    return ""
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Process what is pending, then exit.")
+@click.option("--retry-failed", is_flag=True, help="Put failed messages back in the queue first.")
+@pass_context
+def process(ctx: Context, once: bool, retry_failed: bool) -> None:
+    """Run the pipeline over received mail (without listening)."""
+    desk = ctx.desk()
+    if retry_failed:
+        click.echo(f"{pipeline.retry_failed(desk.store)} failed message(s) queued again", err=True)
+    processor = desk.processor()
+    total = 0
+    while True:
+        count = processor.process_pending(limit=500)
+        total += count
+        if count:
+            click.echo(f"processed {total}", err=True)
+        elif once:
+            break
+        else:
+            time.sleep(desk.settings.pipeline.poll_seconds)
+    click.echo(f"done: {total} message(s) processed", err=True)
+
+
+@main.command("send")
+@click.option("--once", is_flag=True, help="Send what is due, then exit.")
+@pass_context
+def send(ctx: Context, once: bool) -> None:
+    """Deliver queued outgoing mail (maildir or SMTP relay)."""
+    desk = ctx.desk()
+    sender = desk.sender()
+    while True:
+        sent, troubled = sender.send_due()
+        if once and not (sent or troubled):
+            break
+        if not (sent or troubled):
+            time.sleep(desk.settings.pipeline.poll_seconds)
+    click.echo("outbox: nothing more due", err=True)
+
+
+@main.group()
+def tickets() -> None:
+    """List and show tickets."""
+
+
+@tickets.command("list")
+@click.option("--status", type=click.Choice(STATUSES), help="Only tickets in this status.")
+@click.option("--limit", type=int, default=None, help="At most this many (newest first).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@pass_context
+def tickets_list(ctx: Context, status: str | None, limit: int | None, as_json: bool) -> None:
+    """Tickets, newest first."""
+    with ctx.desk().store.transaction() as session:
+        rows = list_tickets(session, status, limit)
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        click.echo("no tickets")
+        return
+    click.echo(f"{'NUMBER':>8}  {'STATUS':<7}  {'MSGS':>4}  {'CUSTOMER':<30}  SUBJECT")
+    for row in rows:
+        click.echo(
+            f"{row['number']:>8}  {row['status']:<7}  {row['message_count']:>4}  "
+            f"{row['customer'][:30]:<30}  {row['subject'][:60]}"
+        )
+
+
+@tickets.command("show")
+@click.argument("number", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@pass_context
+def tickets_show(ctx: Context, number: int, as_json: bool) -> None:
+    """One ticket with all its messages. NUMBER is the ticket number (= its id)."""
+    with ctx.desk().store.transaction() as session:
+        detail = ticket_detail(session, number)
+    if detail is None:
+        _fail(f"no ticket {number}")
+    if as_json:
+        _print_json(detail)
+        return
+    click.echo(f"Ticket {detail['number']}: {detail['subject']}")
+    click.echo(f"  status {detail['status']}, customer {detail['customer']}, opened {detail['created_at']}")
+    for message in detail["messages"]:
+        arrow = "<-" if message["direction"] == "in" else "->"
+        click.echo(f"\n{arrow} {message['kind']} from {message['from']} at {message['created_at']}")
+        click.echo(f"   Subject: {message['subject']}")
+        for attachment in message["attachments"]:
+            click.echo(
+                f"   [{attachment['content_type']}] {attachment['filename']} ({attachment['size']} bytes)"
+            )
+        if message["defects"]:
+            click.echo(f"   defects: {'; '.join(message['defects'])}")
+        click.echo("   " + message["text"].strip().replace("\n", "\n   "))
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@pass_context
+def db_upgrade(ctx: Context) -> None:
+    """Create or migrate the database schema to this version of postdesk."""
+    store = open_store(ctx.settings.store.url)
+    upgrade(store)
+    click.echo(f"database at {', '.join(sorted(current_revisions(store)))}")
+
+
+@db.command("status")
+@pass_context
+def db_status(ctx: Context) -> None:
+    """Show the schema version and whether it is current."""
+    store = open_store(ctx.settings.store.url)
+    current, heads = current_revisions(store), head_revisions()
+    click.echo(f"database: {', '.join(sorted(current)) or 'empty'}; code: {', '.join(sorted(heads))}")
+    if current != heads:
+        _fail("out of date: run 'postdesk db upgrade'")

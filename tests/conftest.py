@@ -1,0 +1,232 @@
+"""Test fixtures: a real `postdesk serve` process on a loopback port, its
+SQLite store and maildir in a temporary folder, and helpers to talk to it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from postdesk.store.session import Store, open_store
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpus"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def toml_dump(data: dict[str, Any], prefix: str = "") -> str:
+    """Just enough TOML for test configs: nested tables of scalars and lists."""
+    lines, tables = [], []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            tables.append((key, value))
+        else:
+            lines.append(f"{key} = {json.dumps(value)}")
+    out = "\n".join(lines) + "\n"
+    for key, value in tables:
+        name = f"{prefix}.{key}" if prefix else key
+        out += f"\n[{name}]\n" + toml_dump(value, name)
+    return out
+
+
+def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    result = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merge(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+def make_mail(
+    sender: str = "Kim Kunde <kim@customer.example>",
+    to: str = "support@example.com",
+    subject: str = "Hilfe beim Login",
+    body: str = "Ich komme nicht mehr in mein Konto.\n",
+    **headers: str,
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Message-ID"] = make_msgid(domain="customer.example")
+    message["Date"] = "Mon, 23 Nov 2026 10:00:00 +0100"
+    message.set_content(body)
+    # After set_content, which drops any Content-* header set before it.
+    for name, value in headers.items():
+        message[name.replace("_", "-")] = value
+    return message
+
+
+@dataclass
+class Desk:
+    """A postdesk installation in a folder, and (once started) its server process."""
+
+    root: Path
+    settings: dict[str, Any]
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+    _store: Store | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> Path:
+        return self.root / "postdesk.toml"
+
+    @property
+    def maildir(self) -> Path:
+        return self.root / "outbox"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "serve.log"
+
+    def write_config(self) -> None:
+        self.config.write_text(toml_dump(self.settings))
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("POSTDESK_")}
+        env["POSTDESK_CONFIG"] = str(self.config)
+        return env
+
+    def run(
+        self, *args: str, input: bytes | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[bytes]:
+        result = subprocess.run(
+            [sys.executable, "-m", "postdesk", *args],
+            input=input,
+            capture_output=True,
+            cwd=self.root,
+            env=self.env(),
+            timeout=120,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"postdesk {' '.join(args)} exited {result.returncode}: {result.stderr.decode()}"
+            )
+        return result
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.run(*args, "--json").stdout)
+
+    def start(self) -> None:
+        self.write_config()
+        handle = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "postdesk", "serve"],
+            cwd=self.root,
+            env=self.env(),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"postdesk serve exited early:\n{self.log.read_text()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError(f"postdesk serve did not listen on {self.port}:\n{self.log.read_text()}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        code = self.proc.wait(timeout=30)
+        self.proc = None
+        return code
+
+    def send(
+        self,
+        message: EmailMessage | bytes,
+        sender: str = "kim@customer.example",
+        recipients: tuple[str, ...] = ("support@example.com",),
+    ) -> Any:
+        raw = message.as_bytes() if isinstance(message, EmailMessage) else message
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as client:
+            return client.sendmail(sender, list(recipients), raw)
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.settings["store"]["url"])
+        return self._store
+
+    def wait_until(self, check: Callable[[], Any], timeout: float = 20, what: str = "condition") -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = check()
+            if value:
+                return value
+            time.sleep(0.05)
+        log = self.log.read_text() if self.log.exists() else ""
+        raise AssertionError(f"timed out waiting for {what}\n--- serve log ---\n{log[-4000:]}")
+
+    def outbox_files(self) -> list[Path]:
+        new = self.maildir / "new"
+        return sorted(new.iterdir()) if new.exists() else []
+
+    def close(self) -> None:
+        self.stop(signal.SIGKILL)
+        if self._store is not None:
+            self._store.dispose()
+
+
+@pytest.fixture
+def make_desk(tmp_path: Path) -> Iterator[Callable[..., Desk]]:
+    """Build a desk in its own folder; SETTINGS are merged over test defaults."""
+    desks: list[Desk] = []
+
+    def build(settings: dict[str, Any] | None = None, name: str = "desk") -> Desk:
+        root = tmp_path / name
+        root.mkdir()
+        port = free_port()
+        base = {
+            "store": {"url": f"sqlite:///{root / 'postdesk.db'}"},
+            "desk": {
+                "address": "support@example.com",
+                "name": "Example Support",
+                "language": "de",
+                "secret": "test-secret",
+            },
+            "ingest": {"smtp": {"host": "127.0.0.1", "port": port}},
+            "outbound": {"transport": f"maildir:{root / 'outbox'}", "retry_base_seconds": 0.2},
+            "pipeline": {"poll_seconds": 0.2},
+        }
+        desk = Desk(root=root, settings=merge(base, settings or {}), port=port)
+        desk.write_config()
+        desks.append(desk)
+        return desk
+
+    yield build
+    for desk in desks:
+        desk.close()
+
+
+@pytest.fixture
+def desk(make_desk: Callable[..., Desk]) -> Desk:
+    """A running desk with default test settings."""
+    running = make_desk()
+    running.start()
+    return running
