@@ -11,9 +11,14 @@ class Discard:
         return "250 OK"
 
 
+class LongLinesSMTP(SMTP):
+    # The same long-line allowance as postdesk's listener, so both read the same mail.
+    line_length_limit = 1 << 20
+
+
 async def main(port: int) -> None:
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: SMTP(Discard(), loop=loop), "127.0.0.1", port)
+    server = await loop.create_server(lambda: LongLinesSMTP(Discard(), loop=loop), "127.0.0.1", port)
     async with server:
         await server.serve_forever()
 

@@ -173,7 +173,7 @@ class Desk:
             self._store = open_store(self.settings["store"]["url"])
         return self._store
 
-    def wait_until(self, check: Callable[[], Any], timeout: float = 20, what: str = "condition") -> Any:
+    def wait_until(self, check: Callable[[], Any], timeout: float = 45, what: str = "condition") -> Any:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             value = check()

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
 
 import click
 
 from postdesk import __version__, pipeline
-from postdesk.app import Desk, open_desk
-from postdesk.config import ConfigError, Settings, load_settings
+from postdesk.clikit import Context, fail, pass_context, print_json
 from postdesk.ingest import mailgate as gate
-from postdesk.logs import configure_logging
 from postdesk.store.migrate import (
     SchemaOutOfDate,
     current_revisions,
@@ -26,41 +20,6 @@ from postdesk.store.migrate import (
 )
 from postdesk.store.queries import STATUSES, list_tickets, ticket_detail
 from postdesk.store.session import Store, open_store
-
-
-@dataclass
-class Context:
-    config_path: Path | None
-    log_format: str | None
-    _settings: Settings | None = None
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            try:
-                self._settings = load_settings(self.config_path, os.environ)
-            except ConfigError as error:
-                _fail(str(error))
-            configure_logging(self._settings.log.level, self.log_format or self._settings.log.format)
-        return self._settings
-
-    def desk(self, *, migrate: bool = False) -> Desk:
-        try:
-            return open_desk(self.settings, migrate=migrate)
-        except SchemaOutOfDate as error:
-            _fail(str(error))
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(f"postdesk: {message}", err=True)
-    sys.exit(code)
-
-
-def _print_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
-
-
-pass_context = click.make_pass_decorator(Context)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -116,15 +75,15 @@ def mailgate(ctx: Context, sender: str | None, recipients: tuple[str, ...]) -> N
     try:
         raw = gate.read_message(sys.stdin.buffer, settings.ingest.smtp.max_message_bytes)
     except gate.Refused as error:
-        _fail(str(error), gate.EX_DATAERR)
+        fail(str(error), gate.EX_DATAERR)
     try:
         store = open_store(settings.store.url)
     except Exception as error:  # e.g. the database folder cannot be created
-        _fail(f"message not stored, try again later: {error}", gate.EX_TEMPFAIL)
+        fail(f"message not stored, try again later: {error}", gate.EX_TEMPFAIL)
     try:
         inbound_id = gate.deliver(store, raw, sender, recipients)
     except gate.StoreUnavailable as error:
-        _fail(f"message not stored, try again later: {error}{_schema_hint(store)}", gate.EX_TEMPFAIL)
+        fail(f"message not stored, try again later: {error}{_schema_hint(store)}", gate.EX_TEMPFAIL)
     finally:
         store.dispose()
     click.echo(f"stored as inbound {inbound_id}", err=True)
@@ -195,7 +154,7 @@ def tickets_list(ctx: Context, status: str | None, limit: int | None, as_json: b
     with ctx.desk().store.transaction() as session:
         rows = list_tickets(session, status, limit)
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     if not rows:
         click.echo("no tickets")
@@ -217,9 +176,9 @@ def tickets_show(ctx: Context, number: int, as_json: bool) -> None:
     with ctx.desk().store.transaction() as session:
         detail = ticket_detail(session, number)
     if detail is None:
-        _fail(f"no ticket {number}")
+        fail(f"no ticket {number}")
     if as_json:
-        _print_json(detail)
+        print_json(detail)
         return
     click.echo(f"Ticket {detail['number']}: {detail['subject']}")
     click.echo(f"  status {detail['status']}, customer {detail['customer']}, opened {detail['created_at']}")
@@ -258,4 +217,4 @@ def db_status(ctx: Context) -> None:
     current, heads = current_revisions(store), head_revisions()
     click.echo(f"database: {', '.join(sorted(current)) or 'empty'}; code: {', '.join(sorted(heads))}")
     if current != heads:
-        _fail("out of date: run 'postdesk db upgrade'")
+        fail("out of date: run 'postdesk db upgrade'")
