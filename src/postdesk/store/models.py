@@ -93,7 +93,10 @@ class Contact(Base):
 
 class Ticket(Base):
     __tablename__ = "tickets"
-    __table_args__ = ({"sqlite_autoincrement": True},)
+    __table_args__ = (
+        Index("ix_tickets_status_priority", "status", "priority"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(
         BigId, Identity(start=FIRST_TICKET_ID), primary_key=True, autoincrement=True
@@ -105,6 +108,15 @@ class Ticket(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    # Set by triage, changed by agents' commands: how urgent, whose queue,
+    # which support level, who has it, and when the first answer is due.
+    priority: Mapped[str] = mapped_column(String(8), default="normal")  # low | normal | high | urgent
+    queue: Mapped[str] = mapped_column(String(64), default="support")
+    level: Mapped[int] = mapped_column(default=1)  # 1st, 2nd, 3rd level
+    assignee: Mapped[str | None] = mapped_column(String(320))  # an agent's address
+    first_response_due: Mapped[datetime | None]
+    # A caller waits for a call back (voicemail).
+    callback: Mapped[bool] = mapped_column(Boolean, default=False)
 
     contact: Mapped[Contact] = relationship(lazy="joined")
     participants: Mapped[list[Participant]] = relationship(

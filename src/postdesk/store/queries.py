@@ -27,6 +27,12 @@ def _ticket_dict(ticket: Ticket, customer: str, message_count: int) -> dict[str,
         "created_at": ticket.created_at.isoformat(),
         "updated_at": ticket.updated_at.isoformat(),
         "message_count": message_count,
+        "priority": ticket.priority,
+        "queue": ticket.queue,
+        "level": ticket.level,
+        "assignee": ticket.assignee,
+        "first_response_due": ticket.first_response_due.isoformat() if ticket.first_response_due else None,
+        "callback": ticket.callback,
     }
 
 
