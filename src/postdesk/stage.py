@@ -44,6 +44,8 @@ class Work:
     threaded_by: str = "new"
     new_ticket: bool = False
     message_row_id: int | None = None
+    # The sender marked it urgent (e.g. a PBX's urgent voicemail); triage raises the priority.
+    urgent: bool = False
     # Set by a stage that ends processing early (e.g. a repeated delivery).
     finished: str | None = None
     # Short facts for the log line and the inbound row's result.
