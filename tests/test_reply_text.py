@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from corpus import corpus_dir
 from postdesk.ingest.parse import parse_mail
 from postdesk.ingest.reply_text import split_reply
