@@ -51,7 +51,7 @@ def recognise_voicemail(work: Work, env: StageEnv) -> Work:
     found = lookup(env.session, call.number) if call.number else Lookup(None)
     contact = found.contact
     call = replace(call, contact_id=contact.id if contact else None)
-    notes = work.note(f"voicemail from {caller_label(call)} via {source.name}")
+    notes = work.note(f"kind voicemail: from {caller_label(call)} via {source.name}")
     if found.shared_by:
         notes = (*notes, f"caller unknown: number shared by {', '.join(found.shared_by)}")
     ticket_id = _callers_open_ticket(env, call)
@@ -103,9 +103,8 @@ def file_voicemail(work: Work, env: StageEnv) -> Work:
         ticket.priority = "urgent"
     if ticket.status == "pending":
         ticket.status = "open"  # the customer got in touch: it is the desk's turn again
-    notes = work.note(
-        f"voicemail {clock(seconds) or 'of unknown length'}{', flagged' if check.problem else ''}"
-    )
+    flagged = f", flagged: {check.problem}" if check.problem else ""
+    notes = work.note(f"recording {clock(seconds) or 'of unknown length'}{flagged}")
     contact = session.get(Contact, call.contact_id) if call.contact_id is not None else None
     if work.new_ticket:
         ticket.subject = callback_subject(call, contact)
