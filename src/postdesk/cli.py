@@ -20,6 +20,7 @@ from postdesk.store.migrate import (
 )
 from postdesk.store.queries import STATUSES, list_tickets, ticket_detail
 from postdesk.store.session import Store, open_store
+from postdesk.voicemail import commands as voicemail_commands
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -192,7 +193,18 @@ def tickets_show(ctx: Context, number: int, as_json: bool) -> None:
             )
         if message["defects"]:
             click.echo(f"   defects: {'; '.join(message['defects'])}")
+        if message["voicemail"]:
+            call = message["voicemail"]
+            seconds = call["duration_seconds"]
+            length = f", {seconds:.0f} s" if seconds is not None else ""
+            click.echo(f"   voicemail from {call['number'] or call['caller'] or 'anonymous'}{length}")
         click.echo("   " + message["text"].strip().replace("\n", "\n   "))
+
+
+tickets.add_command(voicemail_commands.tickets_callbacks)
+tickets.add_command(voicemail_commands.tickets_called)
+main.add_command(voicemail_commands.contacts)
+main.add_command(voicemail_commands.voicemail)
 
 
 @main.group()

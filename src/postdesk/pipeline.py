@@ -1,6 +1,7 @@
 """The pipeline: the ordered stages every received message runs through.
 
-    parse → classify → skip repeated delivery → thread → store → respond
+    parse → classify → voicemail → skip repeated delivery → thread → store
+          → voicemail-file → learn-phones → respond
 
 Each stage is a function ``(Work, StageEnv) -> Work`` (see `postdesk.stage`).
 A message is processed in one database transaction: the stages' writes, the
@@ -28,15 +29,19 @@ from postdesk.store.record import record
 from postdesk.store.session import Store
 from postdesk.templates.render import MailTemplates
 from postdesk.threading.stage import thread
+from postdesk.voicemail import stages as voicemail
 
 log = logging.getLogger(__name__)
 
 STAGES: Sequence[tuple[str, Stage]] = (
     ("parse", ingest.parse),
     ("classify", ingest.classify),
+    ("voicemail", voicemail.recognise_voicemail),
     ("skip-repeated-delivery", ingest.skip_repeated_delivery),
     ("thread", thread),
     ("store", record),
+    ("voicemail-file", voicemail.file_voicemail),
+    ("learn-phones", voicemail.learn_phones),
     ("respond", acknowledge),
 )
 

@@ -1,7 +1,8 @@
 """`postdesk serve`: listeners, a pipeline worker and a sender in one process.
 
 The listeners run on the asyncio loop; the worker and the sender are threads
-(the database work is blocking). The spool writer wakes the worker after each
+(the database work is blocking), and so is the voicemail transcriber when a
+`transcribe_command` is configured. The spool writer wakes the worker after each
 commit and the worker wakes the sender, so a mail is usually processed and
 answered within milliseconds; polling covers mail stored by other processes.
 On SIGTERM/SIGINT the listeners stop accepting, what was received is
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from postdesk.app import Desk
 from postdesk.ingest.smtp import SpoolHandler, start_listener
 from postdesk.ingest.spool import SpoolWriter
+from postdesk.voicemail.transcribe import transcriber_for
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +47,14 @@ async def _serve(desk: Desk, process: bool, send: bool) -> None:
                 log.info("%s listener on %s:%d", name.upper(), host, port)
 
     processor, sender = desk.processor(), desk.sender()
+    transcriber = transcriber_for(desk.store, settings.voicemail, stopping)
+    transcribe_wake = threading.Event()
 
     def work() -> int:
         count = processor.process_pending(limit=200)
         if count:
             send_wake.set()
+            transcribe_wake.set()
         return count
 
     def deliver() -> int:
@@ -67,6 +72,15 @@ async def _serve(desk: Desk, process: bool, send: bool) -> None:
         threads.append(
             threading.Thread(
                 target=_loop, args=(deliver, send_wake, stopping, poll), name="sender", daemon=True
+            )
+        )
+    if process and transcriber is not None:
+        threads.append(
+            threading.Thread(
+                target=_loop,
+                args=(transcriber.step, transcribe_wake, stopping, poll),
+                name="transcriber",
+                daemon=True,
             )
         )
     for thread in threads:
@@ -88,6 +102,7 @@ async def _serve(desk: Desk, process: bool, send: bool) -> None:
     stopping.set()
     work_wake.set()
     send_wake.set()
+    transcribe_wake.set()
     for thread in threads:
         await asyncio.to_thread(thread.join)
     desk.store.dispose()

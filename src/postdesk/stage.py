@@ -15,8 +15,9 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from postdesk.config.model import Settings
-from postdesk.mail import Mail
+from postdesk.mail import Address, Mail
 from postdesk.templates.render import MailTemplates
+from postdesk.voicemail.call import Call
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,10 @@ class Work:
     finished: str | None = None
     # Short facts for the log line and the inbound row's result.
     notes: tuple[str, ...] = field(default=())
+    # The ticket's customer when it is not the sender: a voicemail's caller, not the phone system.
+    customer: Address | None = None
+    # Set by the voicemail stage: the call a phone system's mail reports.
+    voicemail: Call | None = None
 
     def note(self, text: str) -> tuple[str, ...]:
         return (*self.notes, text)

@@ -7,9 +7,11 @@ Models are frozen: settings are read once and passed in, never changed.
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _ADDRESS = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
@@ -143,6 +145,132 @@ class LogSettings(Section):
     format: Literal["text", "json"] = "text"
 
 
+# A header name ("X-Asterisk-CallerID"); anything else in a voicemail source's
+# caller/caller_name/duration list is a regular expression over the mail's text.
+HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
+
+
+def _check_region(value: str) -> str:
+    region = value.strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError("expected a two-letter region code such as DE, AT, CH or US")
+    return region
+
+
+def _check_regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as error:
+        raise ValueError(f"not a valid regular expression: {error}") from None
+    return value
+
+
+class VoicemailSourceSettings(Section):
+    """A phone system whose voicemail mails are recognised (docs/voicemail.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    name: str = Field(min_length=1)
+    # Sender address patterns, * and ? as in file names, compared lower-cased.
+    from_: tuple[str, ...] = Field(alias="from", min_length=1)
+    # A regular expression the subject must contain; empty: any subject.
+    subject: str = ""
+    # Where the caller is: header names, or regular expressions with a
+    # (?P<caller>…) group, searched in the subject, then the text. The first
+    # that yields wins.
+    caller: tuple[str, ...] = Field(min_length=1)
+    # The caller's name, the same way with a (?P<name>…) group; a caller
+    # written as '"Name" <number>' names itself.
+    caller_name: tuple[str, ...] = ()
+    # The recording's length when the audio does not tell: "M:SS", "H:MM:SS"
+    # or seconds, from a header or a (?P<duration>…) group.
+    duration: tuple[str, ...] = ()
+    # A regular expression on the subject that marks an urgent message.
+    urgent: str = ""
+    # Region for numbers without a country code; empty: [voicemail] default_region.
+    default_region: str = ""
+
+    @field_validator("from_", "caller", "caller_name", "duration", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, str) else value
+
+    @field_validator("subject", "urgent")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        return _check_regex(value)
+
+    @field_validator("caller")
+    @classmethod
+    def _caller_specs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _check_specs(value, "caller")
+
+    @field_validator("caller_name")
+    @classmethod
+    def _name_specs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _check_specs(value, "name")
+
+    @field_validator("duration")
+    @classmethod
+    def _duration_specs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _check_specs(value, "duration")
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        return _check_region(value) if value else ""
+
+
+def _check_specs(specs: tuple[str, ...], group: str) -> tuple[str, ...]:
+    for spec in specs:
+        if HEADER_NAME.match(spec):
+            continue
+        _check_regex(spec)
+        if group not in re.compile(spec).groupindex:
+            raise ValueError(
+                f"{spec!r}: expected a header name or a regular expression with a (?P<{group}>…) group"
+            )
+    return specs
+
+
+class VoicemailSettings(Section):
+    # Recognise voicemail mails from phone systems at all.
+    enabled: bool = True
+    # The built-in source for Asterisk's (and FreePBX's) default voicemail mail.
+    builtin_asterisk: bool = True
+    # Region for phone numbers written without a country code.
+    default_region: str = "DE"
+    # More phone systems; a source named "asterisk" replaces the built-in one.
+    sources: tuple[VoicemailSourceSettings, ...] = ()
+    # Learn customers' phone numbers from the signatures of their mails.
+    learn_from_signatures: bool = True
+    # Run with the recording's path ({file}, else appended); its output becomes the message text.
+    transcribe_command: str = ""
+    transcribe_timeout_seconds: float = Field(default=300.0, gt=0)
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        return _check_region(value)
+
+    @field_validator("transcribe_command")
+    @classmethod
+    def _command(cls, value: str) -> str:
+        try:
+            shlex.split(value)
+        except ValueError as error:
+            raise ValueError(f"cannot split into a command and its arguments: {error}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> VoicemailSettings:
+        names = [source.name for source in self.sources]
+        doubled = sorted({name for name in names if names.count(name) > 1})
+        if doubled:
+            raise ValueError(f"voicemail source names must be unique; repeated: {', '.join(doubled)}")
+        return self
+
+
 class Settings(Section):
     store: StoreSettings = StoreSettings()
     desk: DeskSettings = DeskSettings()
@@ -152,6 +280,7 @@ class Settings(Section):
     templates: TemplatesSettings = TemplatesSettings()
     pipeline: PipelineSettings = PipelineSettings()
     log: LogSettings = LogSettings()
+    voicemail: VoicemailSettings = VoicemailSettings()
 
     @property
     def own_addresses(self) -> frozenset[str]:

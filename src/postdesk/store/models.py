@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Identity,
     Index,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -235,3 +237,53 @@ class Meta(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class ContactPhone(Base):
+    """A contact's phone number (E.164), set by an agent or learned from a mail signature.
+
+    A number may belong to several contacts (a shared switchboard, or a
+    learned number that clashes): nothing is overwritten, the rows are
+    flagged `conflict`, and a number set by an agent wins over learned ones.
+    """
+
+    __tablename__ = "contact_phones"
+    __table_args__ = (UniqueConstraint("contact_id", "number", name="uq_contact_phones_contact_number"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    number: Mapped[str] = mapped_column(String(32), index=True)  # E.164, "+49301234567"
+    learned: Mapped[bool] = mapped_column(Boolean, default=False)
+    conflict: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(Text, default="")  # "set by agent", "signature of message 12"
+    created_at: Mapped[datetime]
+
+
+class Voicemail(Base):
+    """A voicemail recording received from the phone system, on the caller's ticket."""
+
+    __tablename__ = "voicemails"
+    __table_args__ = (Index("ix_voicemails_transcript", "transcript_status", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # The ticket is the message's: a merge that moves the message takes the voicemail along.
+    message_row_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
+    source: Mapped[str] = mapped_column(String(64))  # the configured source that recognised it
+    caller: Mapped[str] = mapped_column(Text, default="")  # as the phone system wrote it
+    caller_number: Mapped[str | None] = mapped_column(String(32), index=True)  # E.164; None: anonymous
+    caller_name: Mapped[str] = mapped_column(String(320), default="")
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))  # None: unknown caller
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachments.id"))
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    duration_from: Mapped[str] = mapped_column(String(8), default="")  # audio | text | ""
+    # Why the recording is flagged (missing, empty, unreadable, truncated); None: fine.
+    problem: Mapped[str | None] = mapped_column(Text)
+    transcript_status: Mapped[str] = mapped_column(
+        String(16), default=""
+    )  # "" | pending | running | done | failed
+    transcript_error: Mapped[str | None] = mapped_column(Text)
+    transcript_started_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    called_at: Mapped[datetime | None]
+    called_note: Mapped[str | None] = mapped_column(Text)

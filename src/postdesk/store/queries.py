@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from postdesk.store.models import Contact, Message, Ticket
+from postdesk.store.models import Contact, Message, Ticket, Voicemail
 
 STATUSES = ("open", "pending", "closed")
 
@@ -69,11 +69,15 @@ def ticket_detail(session: Session, ticket_id: int) -> dict[str, Any] | None:
     )
     detail = _ticket_dict(ticket, ticket.contact.email, len(messages))
     detail["participants"] = [{"email": p.email, "role": p.role} for p in ticket.participants]
-    detail["messages"] = [message_dict(m) for m in messages]
+    voicemails = session.execute(
+        select(Voicemail).where(Voicemail.message_row_id.in_([m.id for m in messages]))
+    ).scalars()
+    by_message = {voicemail.message_row_id: voicemail for voicemail in voicemails}
+    detail["messages"] = [message_dict(m, by_message.get(m.id)) for m in messages]
     return detail
 
 
-def message_dict(message: Message) -> dict[str, Any]:
+def message_dict(message: Message, voicemail: Voicemail | None = None) -> dict[str, Any]:
     return {
         "id": message.id,
         "message_id": message.message_id,
@@ -91,4 +95,23 @@ def message_dict(message: Message) -> dict[str, Any]:
             {"filename": a.filename, "content_type": a.content_type, "size": a.size}
             for a in message.attachments
         ],
+        "voicemail": voicemail_dict(voicemail) if voicemail else None,
+    }
+
+
+def voicemail_dict(voicemail: Voicemail) -> dict[str, Any]:
+    return {
+        "source": voicemail.source,
+        "caller": voicemail.caller,
+        "number": voicemail.caller_number,
+        "name": voicemail.caller_name,
+        "known_caller": voicemail.contact_id is not None,
+        "urgent": voicemail.urgent,
+        "duration_seconds": voicemail.duration_seconds,
+        "duration_from": voicemail.duration_from or None,
+        "problem": voicemail.problem,
+        "transcript_status": voicemail.transcript_status or None,
+        "transcript_error": voicemail.transcript_error,
+        "called_at": voicemail.called_at.isoformat() if voicemail.called_at else None,
+        "called_note": voicemail.called_note,
     }

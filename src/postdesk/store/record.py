@@ -28,7 +28,7 @@ def record(work: Work, env: StageEnv) -> Work:
     session, now = env.session, env.now
     sender = mail.from_ or Address(email=work.inbound.envelope_from or "unknown@invalid")
     if work.ticket_id is None:
-        ticket = _open_ticket(session, mail, sender, work, env)
+        ticket = _open_ticket(session, mail, work.customer or sender, work, env)
         new_ticket = True
     else:
         ticket = session.get_one(Ticket, work.ticket_id)
@@ -74,8 +74,8 @@ def ticket_language(mail: Mail, default: str) -> str:
     return primary if primary in ("de", "en") else default
 
 
-def _open_ticket(session: Session, mail: Mail, sender: Address, work: Work, env: StageEnv) -> Ticket:
-    contact = contact_for(session, sender, env.now)
+def _open_ticket(session: Session, mail: Mail, customer: Address, work: Work, env: StageEnv) -> Ticket:
+    contact = contact_for(session, customer, env.now)
     ticket = Ticket(
         subject=mail.subject,
         status="open",
@@ -87,7 +87,7 @@ def _open_ticket(session: Session, mail: Mail, sender: Address, work: Work, env:
     session.add(ticket)
     session.flush()
     own = env.settings.own_addresses
-    _add_participants(session, ticket, [(sender.key, "customer")])
+    _add_participants(session, ticket, [(customer.key, "customer")])
     _add_participants(session, ticket, [(a.key, "cc") for a in mail.cc if a.key not in own])
     return ticket
 

@@ -25,6 +25,8 @@ MAX_THREAD_IDS = 50
 
 def thread(work: Work, env: StageEnv) -> Work:
     assert work.mail is not None
+    if work.kind == "voicemail":
+        return work  # filed by its caller (voicemail stage); a phone system's headers say nothing
     found = (
         _by_reply_token(work, env)
         or _by_message_ids(work.mail, env.session)
