@@ -1,6 +1,7 @@
 """The pipeline: the ordered stages every received message runs through.
 
-    parse → classify → skip repeated delivery → thread → store → respond
+    parse → classify → skip repeated delivery → thread → triage → store
+          → feature requests → respond
 
 Each stage is a function ``(Work, StageEnv) -> Work`` (see `postdesk.stage`).
 A message is processed in one database transaction: the stages' writes, the
@@ -20,6 +21,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 
 from postdesk.config.model import Settings
+from postdesk.features import collect_feature_request
 from postdesk.ingest import stages as ingest
 from postdesk.replies.acknowledge import acknowledge
 from postdesk.stage import InboundMessage, Stage, StageEnv, Work
@@ -28,6 +30,7 @@ from postdesk.store.record import record
 from postdesk.store.session import Store
 from postdesk.templates.render import MailTemplates
 from postdesk.threading.stage import thread
+from postdesk.triage import triage
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +39,9 @@ STAGES: Sequence[tuple[str, Stage]] = (
     ("classify", ingest.classify),
     ("skip-repeated-delivery", ingest.skip_repeated_delivery),
     ("thread", thread),
+    ("triage", triage),
     ("store", record),
+    ("feature-requests", collect_feature_request),
     ("respond", acknowledge),
 )
 
