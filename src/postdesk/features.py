@@ -102,20 +102,29 @@ def mark_feature(
     *,
     by: str,
     request_id: int | None = None,
+    new: bool = False,
 ) -> Marked:
-    """Count TICKET as asking for a feature: for REQUEST_ID, else the most similar earlier one, else new."""
+    """Count TICKET as asking for a feature: for REQUEST_ID, or a NEW request, else the most
+    similar earlier one (else a new one). A ticket already counted moves only when told where."""
     ticket = session.get(Ticket, ticket_id)
     if ticket is None:
         raise FeatureError(f"no ticket {ticket_id}")
-    if session.execute(select(FeatureAsk.id).where(FeatureAsk.ticket_id == ticket_id)).first():
-        raise FeatureError(f"ticket {ticket_id} is already marked as a feature request")
-    text = request_text(ticket.subject, first_inbound_text(session, ticket_id))
-    score = None
+    request: FeatureRequest | None = None
     if request_id is not None:
         request = session.get(FeatureRequest, request_id)
         if request is None:
             raise FeatureError(f"no feature request {request_id}")
-    else:
+    earlier = session.execute(select(FeatureAsk).where(FeatureAsk.ticket_id == ticket_id)).scalar()
+    if earlier is not None:
+        if request is None and not new:
+            raise FeatureError(
+                f"ticket {ticket_id} is already counted for feature request {earlier.feature_request_id}; "
+                "move it with --to N or --new"
+            )
+        _uncount(session, earlier)
+    text = request_text(ticket.subject, first_inbound_text(session, ticket_id))
+    score = None
+    if request is None and not new:
         request, score = _most_similar(session, text, threshold)
     joined = request is not None
     if request is None:
@@ -127,7 +136,7 @@ def mark_feature(
         FeatureAsk(
             feature_request_id=request.id,
             ticket_id=ticket_id,
-            asked_at=now,
+            asked_at=earlier.asked_at if earlier else now,
             text=text,
             status_then=request.status,
         )
@@ -142,6 +151,15 @@ def mark_feature(
         TriageEvent(ticket_id=ticket_id, created_at=now, step="feature", name=by, detail=marked.sentence())
     )
     return marked
+
+
+def _uncount(session: Session, ask: FeatureAsk) -> None:
+    """Take ASK off its request; a request nobody asks for any more goes."""
+    request_id = ask.feature_request_id
+    session.delete(ask)
+    session.flush()
+    if not session.execute(select(FeatureAsk.id).where(FeatureAsk.feature_request_id == request_id)).first():
+        session.delete(session.get_one(FeatureRequest, request_id))
 
 
 def _most_similar(

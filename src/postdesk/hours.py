@@ -114,8 +114,10 @@ class BusinessHours:
 
     def add(self, start: datetime, duration: timedelta) -> datetime:
         """The instant when DURATION of working time has passed after START (UTC)."""
+        # In UTC: Python subtracts and adds two times of the same zone as wall-clock times.
+        start = start.astimezone(UTC)
         if self.week is None:
-            return (start + duration).astimezone(UTC)
+            return start + duration
         left = duration
         for opens, closes in self._intervals_from(start):
             begin = max(opens, start)
@@ -126,6 +128,7 @@ class BusinessHours:
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Working time from START to END (zero when END is not after START)."""
+        start, end = start.astimezone(UTC), end.astimezone(UTC)
         if end <= start:
             return timedelta(0)
         if self.week is None:

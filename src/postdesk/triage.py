@@ -8,7 +8,8 @@ For a mail that opens a ticket, in this order:
 2. **rules** (`[[triage.rules]]`, read top-down): the first rule that sets a
    queue moves the ticket there (unless its queue address has
    ``rules_reroute = false``), the first that sets a level sets it, and the
-   priority is the highest any matching rule gives;
+   priority is the highest any matching rule gives (``normal`` when none
+   sets one; a rule may also set ``low``);
 3. the sender's **urgent** flag (an urgent voicemail) makes it urgent, and a
    **VIP** sender gets at least `[triage] vip_priority`;
 4. the **due time** of the first answer: `[sla] first_response` for that
@@ -20,7 +21,7 @@ Each step that decided something is kept as a `TriageEvent` for
 A follow-up keeps its ticket's queue and level; only its priority may go up,
 by the same rules (read on the follow-up's own words, not on what it quotes),
 the urgent flag or a VIP sender — a customer who writes "still locked out"
-expects the desk to hurry. A priority is never lowered by triage.
+expects the desk to hurry. Triage never lowers a follow-up's ticket.
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ def decide(work: Work, env: StageEnv) -> Triaged:
         hits.append(("address", route.address, f"mail to {route.address} → queue {route.queue}"))
     else:
         hits.append(("default", "", f"no queue address among the recipients → queue {route.queue}"))
-    queue, priority, level, feature_rule = route.queue, "normal", 1, ""
+    queue, level, feature_rule = route.queue, 1, ""
+    by_rules: str | None = None  # the highest priority a matching rule gives
     queue_set = level_set = False
     text = f"{mail.subject}\n{mail.text}"
     for rule in settings.triage.rules:
@@ -90,11 +92,11 @@ def decide(work: Work, env: StageEnv) -> Triaged:
             continue
         effect, effects = rule.set, []
         if effect.priority:
-            if rank(effect.priority) > rank(priority):
-                priority = effect.priority
-                effects.append(f"priority {priority}")
+            if by_rules is None or rank(effect.priority) > rank(by_rules):
+                by_rules = effect.priority
+                effects.append(f"priority {by_rules}")
             else:
-                effects.append(f"priority {effect.priority} (kept {priority})")
+                effects.append(f"priority {effect.priority} (kept {by_rules})")
         if effect.queue and not queue_set:
             queue_set = True
             if route.pinned:
@@ -109,6 +111,7 @@ def decide(work: Work, env: StageEnv) -> Triaged:
             feature_rule = rule.name
             effects.append("feature request")
         hits.append(("rule", rule.name, f"{matched} → {', '.join(effects) or 'nothing to change'}"))
+    priority = by_rules or "normal"
     for step, name, raised_to, why in _raises(work, env.session, settings):
         if rank(raised_to) > rank(priority):
             priority = raised_to

@@ -88,16 +88,19 @@ def tickets_escalate(ctx: Context, number: int, reason: str) -> None:
 
 @click.command("mark-feature")
 @click.argument("number", type=int)
-@click.option("--to", "request_id", type=int, help="Count it for this feature request, not the most similar.")
+@click.option("--to", "request_id", type=int, help="Count it for this feature request (also: move it there).")
+@click.option("--new", is_flag=True, help="Count it as a new request of its own (also: split it off).")
 @pass_context
-def tickets_mark_feature(ctx: Context, number: int, request_id: int | None) -> None:
-    """Count a ticket as a feature request (joining a similar earlier one, else a new one)."""
+def tickets_mark_feature(ctx: Context, number: int, request_id: int | None, new: bool) -> None:
+    """Count a ticket as a feature request: joining the most similar earlier one, else a new one."""
+    if request_id is not None and new:
+        fail("give --to or --new, not both")
     desk = ctx.desk()
     threshold = desk.settings.features.similarity
     try:
         with desk.store.transaction() as session:
             marked = mark_feature(
-                session, number, datetime.now(UTC), threshold, by="cli", request_id=request_id
+                session, number, datetime.now(UTC), threshold, by="cli", request_id=request_id, new=new
             )
     except FeatureError as error:
         fail(str(error))

@@ -300,8 +300,8 @@ class SlaSettings(Section):
 
 
 class FeatureSettings(Section):
-    # How alike (0-100) a request must be to an earlier one to count as the same request.
-    similarity: int = Field(default=75, ge=1, le=100)
+    # How alike (0-100) a request must read to an earlier one to count as the same request.
+    similarity: int = Field(default=65, ge=1, le=100)
 
 
 class AgentSettings(Section):

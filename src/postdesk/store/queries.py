@@ -17,11 +17,13 @@ from postdesk.store.responses import overdue
 
 STATUSES = ("open", "pending", "closed")
 SORTS = ("urgency", "newest")
-# Most urgent first: the higher priority, then the earlier due time (none last).
+# Most urgent first: the higher priority, then the earlier due time (none
+# last), then whoever has waited longest.
 URGENCY_ORDER = (
     case({"urgent": 0, "high": 1, "normal": 2, "low": 3}, value=Ticket.priority, else_=2),
     Ticket.first_response_due.is_(None),
     Ticket.first_response_due,
+    Ticket.id,
 )
 
 
@@ -65,7 +67,7 @@ def list_tickets(
         select(Ticket, Contact.email, func.coalesce(counts.c.n, 0), late)
         .join(Contact, Contact.id == Ticket.contact_id)
         .outerjoin(counts, counts.c.ticket_id == Ticket.id)
-        .order_by(*(URGENCY_ORDER if sort == "urgency" else ()), Ticket.id.desc())
+        .order_by(*(URGENCY_ORDER if sort == "urgency" else (Ticket.id.desc(),)))
     )
     if status:
         query = query.where(Ticket.status == status)
