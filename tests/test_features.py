@@ -122,13 +122,53 @@ def test_mark_feature_to_a_chosen_request_and_errors(desk: Desk) -> None:
         assert result.returncode == 1 and message in result.stderr
 
 
-def test_similarity_tells_the_same_wish_from_another() -> None:
-    dark = request_text(
-        "Wunsch: Dark Mode im Kundenportal", "Hallo, könntet ihr bitte einen Dark Mode einbauen?"
-    )
+DARK = (
+    "Wunsch: Dark Mode im Kundenportal",
+    "Könntet ihr bitte einen Dark Mode für das Kundenportal einbauen?",
+)
+CSV = (
+    "Rechnungen als CSV exportieren",
+    "Ich hätte gern die Möglichkeit, meine Rechnungen als CSV zu exportieren.",
+)
+TWO_FACTOR = ("Two-factor login", "Please add two-factor authentication to the login")
+MAILBOX = ("Mehr Speicherplatz im Postfach", "Bitte mehr Speicherplatz für mein Postfach")
+SAME_WISH = [
+    (
+        DARK,
+        ("Dark Mode für das Kundenportal", "Gibt es bald einen dunklen Modus (Dark Mode) im Kundenportal?"),
+    ),
+    (DARK, ("Feature-Wunsch: Dark Mode", "Bitte einen Dark Mode im Portal!")),
+    (DARK, ("Dark mode for the portal", "Please add a dark mode to the customer portal")),
+    (TWO_FACTOR, ("2FA", "Do you plan two-factor authentication for the customer login?")),
+    (CSV, ("CSV-Export", "Bitte einen CSV-Export für Rechnungen")),
+    (MAILBOX, ("Postfach zu klein", "Könnt ihr das Postfach größer machen, mehr Speicherplatz bitte")),
+]
+OTHER_WISH = [
+    (DARK, CSV),
+    (TWO_FACTOR, ("Dark mode for the portal", "Please add a dark mode to the customer portal")),
+    (MAILBOX, ("Mehr Postfächer im Tarif", "Bitte mehr Postfächer im Basistarif")),
+]
+
+
+@pytest.mark.parametrize(("one", "other"), SAME_WISH)
+def test_the_same_wish_in_other_words_reads_alike(one, other) -> None:
+    assert similarity(request_text(*one), request_text(*other)) >= 65  # [features] similarity
+
+
+@pytest.mark.parametrize(("one", "other"), OTHER_WISH)
+def test_different_wishes_do_not(one, other) -> None:
+    assert similarity(request_text(*one), request_text(*other)) < 65
+
+
+def test_known_limit_wishes_that_differ_in_one_word_read_alike() -> None:
+    """Documented in docs/triage.md: agents fix such a case with `mark-feature --to/--new`."""
+    pdf = ("Export als PDF", "Bitte Rechnungen als PDF exportieren")
+    assert similarity(request_text(*CSV), request_text(*pdf)) >= 65
+
+
+def test_request_text_keeps_the_words_that_describe_the_wish() -> None:
     darker = request_text(
         "AW: [Ticket#10009] Dark Mode", "> zitiert\nGibt es bald einen Dark Mode im Kundenportal?"
     )
-    csv = request_text("Rechnungen als CSV", "Bitte einen Export der Rechnungen als CSV.")
-    assert dark.split()[:3] == ["dark", "mode", "kundenportal"] and "zitiert" not in darker
-    assert similarity(dark, darker) >= 65 > similarity(dark, csv)
+    assert request_text(*DARK).split()[:3] == ["dark", "mode", "kundenportal"]
+    assert darker == "dark mode dark mode kundenportal"  # no reply prefix, tag, quote or filler words

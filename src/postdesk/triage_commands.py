@@ -52,7 +52,8 @@ def triage_explain(ctx: Context, number: int, as_json: bool) -> None:
     if as_json:
         print_json(explained)
         return
-    due = explained["first_response_due"] or "none"
+    zone = ctx.settings.queue(explained["queue"]).business_hours().timezone
+    due = _local(explained["first_response_due"], zone) if explained["first_response_due"] else "none"
     click.echo(f"Ticket {explained['number']}: {explained['subject']}")
     click.echo(
         f"  priority {explained['priority']}, queue {explained['queue']}, level {explained['level']}, "
@@ -61,11 +62,14 @@ def triage_explain(ctx: Context, number: int, as_json: bool) -> None:
     if not steps:
         click.echo("  no triage recorded (the ticket is older than triage)")
         return
-    click.echo(f"\n{'WHEN':<16}  {'STEP':<9}  {'NAME':<20}  DETAIL")
+    click.echo(f"\n{'WHEN':<20}  {'STEP':<9}  {'NAME':<20}  DETAIL")
     for step in steps:
-        click.echo(
-            f"{step['created_at'][:16]:<16}  {step['step']:<9}  {step['name'][:20]:<20}  {step['detail']}"
-        )
+        when = _local(step["created_at"], zone)
+        click.echo(f"{when:<20}  {step['step']:<9}  {step['name'][:20]:<20}  {step['detail']}")
+
+
+def _local(iso: str, zone: ZoneInfo) -> str:
+    return f"{datetime.fromisoformat(iso).astimezone(zone):%Y-%m-%d %H:%M %Z}"
 
 
 @click.command("escalate")
