@@ -245,7 +245,7 @@ class RuleEffect(Section):
 
 
 class TriageRule(Section):
-    name: str
+    name: str = Field(min_length=1, max_length=100)
     match: RuleMatch
     set: RuleEffect
 

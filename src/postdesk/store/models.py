@@ -255,7 +255,8 @@ class TriageEvent(Base):
     created_at: Mapped[datetime]
     # address | rule | default | urgent | vip | sla | follow-up | escalate | feature
     step: Mapped[str] = mapped_column(String(16))
-    name: Mapped[str] = mapped_column(String(200), default="")
+    # The rule, address or command behind it.
+    name: Mapped[str] = mapped_column(String(320), default="")
     detail: Mapped[str] = mapped_column(Text, default="")
 
 

@@ -29,7 +29,7 @@ def upgrade() -> None:
         sa.Column("ticket_id", BigId, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("step", sa.String(length=16), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("name", sa.String(length=320), nullable=False),
         sa.Column("detail", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(["ticket_id"], ["tickets.id"]),
         sa.PrimaryKeyConstraint("id"),
