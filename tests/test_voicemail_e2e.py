@@ -25,7 +25,7 @@ KIM = "Kim Kunde <kim@customer.example>"
 
 
 def tickets(desk: Desk) -> list[dict[str, Any]]:
-    return desk.json("tickets", "list")
+    return desk.json("tickets", "list", "--sort", "newest")
 
 
 def ticket(desk: Desk, number: int | str) -> dict[str, Any]:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 
-from postdesk import __version__, pipeline
+from postdesk import __version__, pipeline, triage_commands
 from postdesk.clikit import Context, fail, pass_context, print_json
 from postdesk.ingest import mailgate as gate
 from postdesk.store.migrate import (
@@ -18,7 +20,7 @@ from postdesk.store.migrate import (
     require_current,
     upgrade,
 )
-from postdesk.store.queries import STATUSES, list_tickets, ticket_detail
+from postdesk.store.queries import SORTS, STATUSES, list_tickets, ticket_detail
 from postdesk.store.session import Store, open_store
 from postdesk.voicemail import commands as voicemail_commands
 
@@ -147,23 +149,44 @@ def tickets() -> None:
 
 @tickets.command("list")
 @click.option("--status", type=click.Choice(STATUSES), help="Only tickets in this status.")
-@click.option("--limit", type=int, default=None, help="At most this many (newest first).")
+@click.option("--queue", help="Only tickets in this queue.")
+@click.option("--level", type=int, help="Only tickets at this support level.")
+@click.option("--overdue", is_flag=True, help="Only open tickets past their first-response due time.")
+@click.option("--sort", type=click.Choice(SORTS), default="urgency", show_default=True, help="Order.")
+@click.option("--limit", type=int, default=None, help="At most this many.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @pass_context
-def tickets_list(ctx: Context, status: str | None, limit: int | None, as_json: bool) -> None:
-    """Tickets, newest first."""
+def tickets_list(
+    ctx: Context,
+    status: str | None,
+    queue: str | None,
+    level: int | None,
+    overdue: bool,
+    sort: str,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """Tickets, most urgent first: by priority, then by when the first answer is due."""
     with ctx.desk().store.transaction() as session:
-        rows = list_tickets(session, status, limit)
+        rows = list_tickets(session, status, limit, queue=queue, level=level, only_overdue=overdue, sort=sort)
     if as_json:
         print_json(rows)
         return
     if not rows:
         click.echo("no tickets")
         return
-    click.echo(f"{'NUMBER':>8}  {'STATUS':<7}  {'MSGS':>4}  {'CUSTOMER':<30}  SUBJECT")
+    zone = ZoneInfo(ctx.settings.triage.timezone)
+    click.echo(
+        f"{'NUMBER':>8}  {'PRIO':<6}  {'QUEUE':<10}  LV  {'STATUS':<7}  {'DUE':<17}  {'MSGS':>4}  "
+        f"{'CUSTOMER':<30}  SUBJECT"
+    )
     for row in rows:
+        due = row["first_response_due"]
+        due = f"{datetime.fromisoformat(due).astimezone(zone):%m-%d %H:%M}" if due else "-"
+        due += " OVERDUE" if row["overdue"] else ""
         click.echo(
-            f"{row['number']:>8}  {row['status']:<7}  {row['message_count']:>4}  "
+            f"{row['number']:>8}  {row['priority']:<6}  {row['queue'][:10]:<10}  {row['level']:>2}  "
+            f"{row['status']:<7}  {due:<17}  {row['message_count']:>4}  "
             f"{row['customer'][:30]:<30}  {row['subject'][:60]}"
         )
 
@@ -230,3 +253,12 @@ def db_status(ctx: Context) -> None:
     click.echo(f"database: {', '.join(sorted(current)) or 'empty'}; code: {', '.join(sorted(heads))}")
     if current != heads:
         fail("out of date: run 'postdesk db upgrade'")
+
+
+main.add_command(triage_commands.triage_group)
+main.add_command(triage_commands.features_group)
+for command in triage_commands.contacts_group.commands.values():
+    voicemail_commands.contacts.add_command(command)
+main.add_command(triage_commands.stats)
+tickets.add_command(triage_commands.tickets_escalate)
+tickets.add_command(triage_commands.tickets_mark_feature)

@@ -1,7 +1,7 @@
 """The pipeline: the ordered stages every received message runs through.
 
-    parse → classify → voicemail → skip repeated delivery → thread → store
-          → voicemail-file → learn-phones → respond
+    parse → classify → voicemail → skip repeated delivery → thread → triage
+          → store → voicemail-file → learn-phones → feature requests → respond
 
 Each stage is a function ``(Work, StageEnv) -> Work`` (see `postdesk.stage`).
 A message is processed in one database transaction: the stages' writes, the
@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 
 from postdesk.config.model import Settings
+from postdesk.features import collect_feature_request
 from postdesk.ingest import stages as ingest
 from postdesk.replies.acknowledge import acknowledge
 from postdesk.stage import InboundMessage, Stage, StageEnv, Work
@@ -29,6 +30,7 @@ from postdesk.store.record import record
 from postdesk.store.session import Store
 from postdesk.templates.render import MailTemplates
 from postdesk.threading.stage import thread
+from postdesk.triage import triage
 from postdesk.voicemail import stages as voicemail
 
 log = logging.getLogger(__name__)
@@ -39,9 +41,11 @@ STAGES: Sequence[tuple[str, Stage]] = (
     ("voicemail", voicemail.recognise_voicemail),
     ("skip-repeated-delivery", ingest.skip_repeated_delivery),
     ("thread", thread),
+    ("triage", triage),
     ("store", record),
     ("voicemail-file", voicemail.file_voicemail),
     ("learn-phones", voicemail.learn_phones),
+    ("feature-requests", collect_feature_request),
     ("respond", acknowledge),
 )
 

@@ -33,6 +33,28 @@ class InboundMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class Triaged:
+    """Triage's decision for a new ticket; the store stage opens the ticket with it."""
+
+    priority: str
+    queue: str
+    level: int
+    first_response_due: datetime | None
+    # What decided it, in order, as (step, name, detail); `postdesk triage explain` shows them.
+    hits: tuple[tuple[str, str, str], ...] = ()
+    # The rule that marked it a feature request, if one did.
+    feature_rule: str = ""
+
+    def ticket_fields(self) -> dict[str, object]:
+        return {
+            "priority": self.priority,
+            "queue": self.queue,
+            "level": self.level,
+            "first_response_due": self.first_response_due,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Work:
     """One message's way through the stages; each stage fills in its part."""
 
@@ -55,6 +77,8 @@ class Work:
     customer: Address | None = None
     # Set by the voicemail stage: the call a phone system's mail reports.
     voicemail: Call | None = None
+    # Set by the triage stage for a mail that opens a new ticket.
+    triage: Triaged | None = None
 
     def note(self, text: str) -> tuple[str, ...]:
         return (*self.notes, text)

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import re
 import shlex
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from postdesk.hours import BusinessHours, parse_duration, parse_week
 
 _ADDRESS = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 
@@ -271,6 +275,207 @@ class VoicemailSettings(Section):
         return self
 
 
+Priority = Literal["low", "normal", "high", "urgent"]
+# Lowest first: triage only ever raises a priority along this order.
+PRIORITIES: tuple[Priority, ...] = ("low", "normal", "high", "urgent")
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("expected an IANA timezone such as 'Europe/Berlin' or 'UTC'") from None
+    return value
+
+
+def _check_duration(value: str) -> str:
+    parse_duration(value)
+    return value
+
+
+class QueueSettings(Section):
+    """One ``[[queues]]`` entry: a team's queue, the addresses that lead to it, its hours."""
+
+    name: str
+    addresses: tuple[str, ...] = ()
+    # Business hours such as "Mo-Fr 08:00-18:00"; empty = around the clock.
+    hours: str = ""
+    # Empty: [triage] timezone.
+    timezone: str = ""
+    # False keeps mail to this queue's addresses here whatever the rules say
+    # (a management address that must bypass the normal desk).
+    rules_reroute: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", value):
+            raise ValueError("expected a short name of letters, digits, '-', '_' or '.', such as 'billing'")
+        return value
+
+    @field_validator("addresses")
+    @classmethod
+    def _plain_addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_check_address(address) for address in value)
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        parse_week(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return _check_timezone(value) if value else value
+
+    def business_hours(self) -> BusinessHours:
+        return BusinessHours.parse(self.hours, self.timezone or "UTC")
+
+
+class RuleMatch(Section):
+    """What a rule looks for; every condition given must hold."""
+
+    # Phrases, case-insensitive, as whole words in the subject or the text; any one suffices...
+    any_words: tuple[str, ...] = ()
+    # ...or all of them must appear.
+    all_words: tuple[str, ...] = ()
+    subject_regex: str = ""
+    text_regex: str = ""
+    # Sender addresses, or "@domain" for a whole domain.
+    senders: tuple[str, ...] = ()
+
+    @field_validator("subject_regex", "text_regex")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as error:
+            raise ValueError(f"not a valid regular expression: {error}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _something(self) -> RuleMatch:
+        if not (self.any_words or self.all_words or self.subject_regex or self.text_regex or self.senders):
+            raise ValueError(
+                "a rule needs at least one of any_words, all_words, subject_regex, text_regex, senders"
+            )
+        return self
+
+
+class RuleEffect(Section):
+    """What a matching rule sets on a new ticket."""
+
+    priority: Priority | None = None
+    queue: str | None = None
+    level: int | None = Field(default=None, ge=1)
+    feature_request: bool = False
+
+
+class TriageRule(Section):
+    name: str = Field(min_length=1, max_length=100)
+    match: RuleMatch
+    set: RuleEffect
+
+
+class TriageSettings(Section):
+    # The desk's timezone: queues without their own, and the days and hours of `postdesk stats`.
+    timezone: str = "UTC"
+    # Where mail goes that no address and no rule routes.
+    default_queue: str = "support"
+    # How many support levels there are (1st, 2nd, 3rd).
+    levels: int = Field(default=3, ge=1, le=9)
+    # Escalating a ticket past the top level moves it to this queue; empty: not possible.
+    management_queue: str = ""
+    # Mail from a VIP contact gets at least this priority.
+    vip_priority: Priority = "high"
+    rules: tuple[TriageRule, ...] = ()
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return _check_timezone(value)
+
+
+class FirstResponseSla(Section):
+    """Time to the first answer per priority, counted in the queue's business hours."""
+
+    urgent: str = "1h"
+    high: str = "4h"
+    normal: str = "24h"
+    low: str = "72h"
+
+    @field_validator("urgent", "high", "normal", "low")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        return _check_duration(value)
+
+    def due_after(self, priority: str) -> timedelta:
+        return parse_duration(getattr(self, priority))
+
+
+class SlaSettings(Section):
+    first_response: FirstResponseSla = FirstResponseSla()
+    # The acknowledgement's expected response time looks this far back...
+    expected_window: str = "7d"
+    # ...and says nothing with fewer tickets of the same queue and priority than this.
+    expected_min_tickets: int = Field(default=5, ge=1)
+
+    @field_validator("expected_window")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        return _check_duration(value)
+
+
+class FeatureSettings(Section):
+    # How alike (0-100) a request must read to an earlier one to count as the same request.
+    similarity: int = Field(default=65, ge=1, le=100)
+
+
+class AgentSettings(Section):
+    """One ``[[agents]]`` entry (shared with agent mail): who works which queues at which level."""
+
+    email: str
+    name: str = ""
+    # Empty: every queue.
+    queues: tuple[str, ...] = ()
+    level: int = Field(default=1, ge=1)
+
+    @field_validator("email")
+    @classmethod
+    def _plain_address(cls, value: str) -> str:
+        return _check_address(value)
+
+
+def check_triage_references(settings: Settings) -> None:
+    """Every queue that rules, agents and triage name must exist; names and addresses are unique."""
+    configured = [queue.name for queue in settings.queues]
+    if len(set(configured)) != len(configured):
+        raise ValueError(f"[[queues]]: a queue name is used twice: {configured}")
+    addresses = [address.lower() for queue in settings.queues for address in queue.addresses]
+    if len(set(addresses)) != len(addresses):
+        raise ValueError("[[queues]] addresses: an address leads to two queues")
+    known = set(configured) or {settings.triage.default_queue}
+    named = [("[triage] default_queue", settings.triage.default_queue)]
+    if settings.triage.management_queue:
+        named.append(("[triage] management_queue", settings.triage.management_queue))
+    rule_names = [rule.name for rule in settings.triage.rules]
+    if len(set(rule_names)) != len(rule_names):
+        raise ValueError(f"[[triage.rules]]: a rule name is used twice: {rule_names}")
+    named += [
+        (f"[[triage.rules]] {r.name!r} set.queue", r.set.queue) for r in settings.triage.rules if r.set.queue
+    ]
+    named += [(f"[[agents]] {a.email} queues", q) for a in settings.agents for q in a.queues]
+    for where, name in named:
+        if name not in known:
+            raise ValueError(f"{where}: no queue {name!r} (queues: {', '.join(sorted(known))})")
+    for rule in settings.triage.rules:
+        if rule.set.level is not None and rule.set.level > settings.triage.levels:
+            raise ValueError(
+                f"[[triage.rules]] {rule.name!r} set.level: there are only {settings.triage.levels} levels"
+            )
+
+
 class Settings(Section):
     store: StoreSettings = StoreSettings()
     desk: DeskSettings = DeskSettings()
@@ -281,8 +486,26 @@ class Settings(Section):
     pipeline: PipelineSettings = PipelineSettings()
     log: LogSettings = LogSettings()
     voicemail: VoicemailSettings = VoicemailSettings()
+    queues: tuple[QueueSettings, ...] = ()
+    triage: TriageSettings = TriageSettings()
+    sla: SlaSettings = SlaSettings()
+    features: FeatureSettings = FeatureSettings()
+    agents: tuple[AgentSettings, ...] = ()
+
+    @model_validator(mode="after")
+    def _triage_names_exist(self) -> Settings:
+        check_triage_references(self)
+        return self
 
     @property
     def own_addresses(self) -> frozenset[str]:
         """Every address the desk answers from; mail from these is our own."""
-        return frozenset({self.desk.address.lower()})
+        queue_addresses = (address.lower() for queue in self.queues for address in queue.addresses)
+        return frozenset({self.desk.address.lower(), *queue_addresses})
+
+    def queue(self, name: str) -> QueueSettings:
+        """The queue called NAME; an unconfigured one is open around the clock in the desk's timezone."""
+        found = next((queue for queue in self.queues if queue.name == name), None)
+        if found is None:
+            return QueueSettings(name=name, timezone=self.triage.timezone)
+        return found.model_copy(update={"timezone": found.timezone or self.triage.timezone})

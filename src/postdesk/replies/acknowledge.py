@@ -17,6 +17,7 @@ from postdesk.mail import Mail
 from postdesk.replies.compose import Outgoing, new_message_id
 from postdesk.replies.loopguard import auto_reply_allowed
 from postdesk.replies.outbox import enqueue
+from postdesk.response_times import expected_response
 from postdesk.stage import StageEnv, Work
 from postdesk.store.models import Message, Ticket
 from postdesk.templates.render import quote_text
@@ -63,6 +64,14 @@ def acknowledgement_mail(mail: Mail, ticket: Ticket, env: StageEnv) -> Outgoing:
         customer_name=mail.from_.name,
         quoted=quote_text(mail.text, env.settings.replies.quote_chars),
         reply_address=reply_to,
+        expected_response=expected_response(
+            env.session,
+            env.settings,
+            queue=ticket.queue,
+            priority=ticket.priority,
+            now=env.now,
+            language=ticket.language,
+        ),
     )
     subject = rendered.subject if f"[{tag}]" in rendered.subject else f"[{tag}] {rendered.subject}"
     return Outgoing(

@@ -91,6 +91,8 @@ class Contact(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)  # lower-cased
     name: Mapped[str] = mapped_column(String(320), default="")
     created_at: Mapped[datetime]
+    # Triage gives this contact's mail at least [triage] vip_priority.
+    vip: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Ticket(Base):
@@ -287,3 +289,53 @@ class Voicemail(Base):
     created_at: Mapped[datetime]
     called_at: Mapped[datetime | None]
     called_note: Mapped[str | None] = mapped_column(Text)
+
+
+# The acknowledgement's expected response time and `postdesk stats` read the
+# recent tickets of one queue and priority.
+Index("ix_tickets_queue_priority_created", Ticket.queue, Ticket.priority, Ticket.created_at)
+
+
+class TriageEvent(Base):
+    """One thing triage (or an escalation) decided about a ticket, and why: `postdesk triage explain`."""
+
+    __tablename__ = "triage_events"
+    __table_args__ = (Index("ix_triage_events_ticket", "ticket_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    created_at: Mapped[datetime]
+    # address | rule | default | urgent | vip | sla | follow-up | escalate | feature
+    step: Mapped[str] = mapped_column(String(16))
+    # The rule, address or command behind it.
+    name: Mapped[str] = mapped_column(String(320), default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class FeatureRequest(Base):
+    """A wish customers asked for, once per distinct wish; its asks count how often."""
+
+    __tablename__ = "feature_requests"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="new")  # new | accepted | rejected | done
+    # Why it was rejected, in words agents can quote to the customer.
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class FeatureAsk(Base):
+    """One ticket asking for a feature request."""
+
+    __tablename__ = "feature_asks"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    feature_request_id: Mapped[int] = mapped_column(ForeignKey("feature_requests.id"), index=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), unique=True)
+    asked_at: Mapped[datetime]
+    # The wording compared with later asks (subject and the start of the text, normalised).
+    text: Mapped[str] = mapped_column(Text, default="")
+    # The request's status when this ask came in: a "rejected" here is a customer asking again.
+    status_then: Mapped[str] = mapped_column(String(16), default="new")

@@ -6,17 +6,28 @@ never rename or remove one.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from postdesk.store.models import Contact, Message, Ticket, Voicemail
+from postdesk.store.responses import overdue
 
 STATUSES = ("open", "pending", "closed")
+SORTS = ("urgency", "newest")
+# Most urgent first: the higher priority, then the earlier due time (none
+# last), then whoever has waited longest.
+URGENCY_ORDER = (
+    case({"urgent": 0, "high": 1, "normal": 2, "low": 3}, value=Ticket.priority, else_=2),
+    Ticket.first_response_due.is_(None),
+    Ticket.first_response_due,
+    Ticket.id,
+)
 
 
-def _ticket_dict(ticket: Ticket, customer: str, message_count: int) -> dict[str, Any]:
+def _ticket_dict(ticket: Ticket, customer: str, message_count: int, overdue: bool = False) -> dict[str, Any]:
     return {
         "id": ticket.id,
         "number": ticket.number,
@@ -33,24 +44,42 @@ def _ticket_dict(ticket: Ticket, customer: str, message_count: int) -> dict[str,
         "assignee": ticket.assignee,
         "first_response_due": ticket.first_response_due.isoformat() if ticket.first_response_due else None,
         "callback": ticket.callback,
+        "overdue": overdue,
     }
 
 
 def list_tickets(
-    session: Session, status: str | None = None, limit: int | None = None
+    session: Session,
+    status: str | None = None,
+    limit: int | None = None,
+    *,
+    queue: str | None = None,
+    level: int | None = None,
+    only_overdue: bool = False,
+    sort: str = "urgency",
+    now: datetime | None = None,
 ) -> list[dict[str, Any]]:
+    """Tickets, most urgent first (priority, then due time) or, with sort="newest", newest first."""
+    now = now or datetime.now(UTC)
     counts = select(Message.ticket_id, func.count().label("n")).group_by(Message.ticket_id).subquery()
+    late = overdue(now)
     query = (
-        select(Ticket, Contact.email, func.coalesce(counts.c.n, 0))
+        select(Ticket, Contact.email, func.coalesce(counts.c.n, 0), late)
         .join(Contact, Contact.id == Ticket.contact_id)
         .outerjoin(counts, counts.c.ticket_id == Ticket.id)
-        .order_by(Ticket.id.desc())
+        .order_by(*(URGENCY_ORDER if sort == "urgency" else (Ticket.id.desc(),)))
     )
     if status:
         query = query.where(Ticket.status == status)
+    if queue:
+        query = query.where(Ticket.queue == queue)
+    if level:
+        query = query.where(Ticket.level == level)
+    if only_overdue:
+        query = query.where(late)
     if limit:
         query = query.limit(limit)
-    return [_ticket_dict(t, email, n) for t, email, n in session.execute(query).all()]
+    return [_ticket_dict(t, email, n, bool(o)) for t, email, n, o in session.execute(query).all()]
 
 
 def ticket_detail(session: Session, ticket_id: int) -> dict[str, Any] | None:
@@ -67,7 +96,8 @@ def ticket_detail(session: Session, ticket_id: int) -> dict[str, Any] | None:
         .scalars()
         .all()
     )
-    detail = _ticket_dict(ticket, ticket.contact.email, len(messages))
+    late = session.execute(select(overdue(datetime.now(UTC))).where(Ticket.id == ticket_id)).scalar_one()
+    detail = _ticket_dict(ticket, ticket.contact.email, len(messages), late)
     detail["participants"] = [{"email": p.email, "role": p.role} for p in ticket.participants]
     voicemails = session.execute(
         select(Voicemail).where(Voicemail.message_row_id.in_([m.id for m in messages]))
@@ -115,3 +145,14 @@ def voicemail_dict(voicemail: Voicemail) -> dict[str, Any]:
         "called_at": voicemail.called_at.isoformat() if voicemail.called_at else None,
         "called_note": voicemail.called_note,
     }
+
+
+def first_inbound_text(session: Session, ticket_id: int) -> str:
+    """The text of the mail that opened the ticket ("" if it had none)."""
+    text = session.execute(
+        select(Message.text)
+        .where(Message.ticket_id == ticket_id, Message.direction == "in")
+        .order_by(Message.id)
+        .limit(1)
+    ).scalar()
+    return text or ""

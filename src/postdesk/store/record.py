@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from postdesk.mail import Address, Mail
 from postdesk.mail import Attachment as MailAttachment
 from postdesk.stage import StageEnv, Work
-from postdesk.store.models import Attachment, Blob, Contact, Message, Participant, Ticket
+from postdesk.store.models import Attachment, Blob, Contact, Message, Participant, Ticket, TriageEvent
 
 # Kinds of mail that are a person writing: they reopen a closed ticket.
 HUMAN_KINDS = frozenset({"customer"})
@@ -83,9 +83,15 @@ def _open_ticket(session: Session, mail: Mail, customer: Address, work: Work, en
         language=ticket_language(mail, env.settings.desk.language),
         created_at=env.now,
         updated_at=env.now,
+        **(work.triage.ticket_fields() if work.triage else {}),
     )
     session.add(ticket)
     session.flush()
+    if work.triage:
+        session.add_all(
+            TriageEvent(ticket_id=ticket.id, created_at=env.now, step=step, name=name, detail=detail)
+            for step, name, detail in work.triage.hits
+        )
     own = env.settings.own_addresses
     _add_participants(session, ticket, [(customer.key, "customer")])
     _add_participants(session, ticket, [(a.key, "cc") for a in mail.cc if a.key not in own])

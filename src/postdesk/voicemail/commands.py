@@ -20,7 +20,7 @@ from postdesk.voicemail.transcribe import transcriber_for
 
 @click.group("contacts")
 def contacts() -> None:
-    """Contacts and their phone numbers."""
+    """Contacts: their phone numbers and VIP status."""
 
 
 @contacts.command("set-phone")
