@@ -38,7 +38,7 @@ def main() -> None:
                 "POSTDESK_OUTBOUND__TRANSPORT": f"maildir:{Path(tmp) / 'outbox'}",
             },
         )
-        desk = open_desk(settings, migrate=True)
+        desk = open_desk(settings, migrate=True, synchronous="NORMAL")
         for start in range(0, len(mails), 500):
             spool_messages(
                 desk.store,

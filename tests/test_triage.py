@@ -96,7 +96,8 @@ def test_urgent_flag_and_vip_raise_the_priority(store) -> None:
     def mark_urgent(work, env):
         return replace(work, urgent=True)
 
-    stages = [*STAGES[:4], ("voicemail-says-urgent", mark_urgent), *STAGES[4:]]
+    at = [name for name, _ in STAGES].index("triage")
+    stages = [*STAGES[:at], ("voicemail-says-urgent", mark_urgent), *STAGES[at:]]
     work = process(
         store, settings, make_mail(subject="Rückruf", body="Bitte zurückrufen.\n"), TUESDAY, stages=stages
     )

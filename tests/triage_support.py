@@ -15,7 +15,7 @@ from conftest import Desk, toml_dump
 from postdesk.config.model import Settings
 from postdesk.ingest.mailgate import deliver
 from postdesk.mail import Address
-from postdesk.pipeline import STAGES, run_stages
+from postdesk.pipeline import STAGES, prepare, run_stages
 from postdesk.stage import InboundMessage, Stage, StageEnv, Work
 from postdesk.store.migrate import upgrade
 from postdesk.store.models import Inbound, Message, Ticket
@@ -126,7 +126,7 @@ def process(
         row.status = "done"
         inbound = InboundMessage(row.id, now, row.via, row.envelope_from, tuple(row.recipients), row.raw)
         env = StageEnv(session, settings, now, b"test-secret", MailTemplates())
-        return run_stages(Work(inbound=inbound), env, stages)
+        return run_stages(prepare(Work(inbound=inbound), settings), env, stages)
 
 
 def add_ticket(

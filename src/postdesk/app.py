@@ -29,12 +29,15 @@ class Desk:
         return Sender(self.store, transport_for(self.settings.outbound), self.settings.outbound)
 
 
-def open_desk(settings: Settings, *, migrate: bool = False) -> Desk:
+def open_desk(settings: Settings, *, migrate: bool = False, synchronous: str = "FULL") -> Desk:
     """Open the store (migrating it first if asked) and derive the rest.
 
+    SYNCHRONOUS (SQLite): FULL for what acknowledges mail to a sender; the
+    pipeline and the sender may use NORMAL, since all they write can be
+    derived again from the durable spool (docs/architecture.md).
     Raises SchemaOutOfDate when the schema is behind and MIGRATE is false.
     """
-    store = open_store(settings.store.url)
+    store = open_store(settings.store.url, synchronous=synchronous)
     if migrate:
         upgrade(store)
     else:

@@ -58,7 +58,12 @@ def serve(ctx: Context, no_process: bool, no_send: bool) -> None:
     """
     from postdesk.serve import serve as run
 
-    run(ctx.desk(migrate=ctx.settings.store.auto_migrate), process=not no_process, send=not no_send)
+    run(
+        ctx.desk(migrate=ctx.settings.store.auto_migrate),
+        process=not no_process,
+        send=not no_send,
+        log_format=ctx.log_format,
+    )
 
 
 @main.command()
@@ -109,7 +114,7 @@ def _schema_hint(store: Store) -> str:
 @pass_context
 def process(ctx: Context, once: bool, retry_failed: bool) -> None:
     """Run the pipeline over received mail (without listening)."""
-    desk = ctx.desk()
+    desk = ctx.desk(synchronous="NORMAL")  # derived from the durable spool
     if retry_failed:
         click.echo(f"{pipeline.retry_failed(desk.store)} failed message(s) queued again", err=True)
     processor = desk.processor()
@@ -131,7 +136,7 @@ def process(ctx: Context, once: bool, retry_failed: bool) -> None:
 @pass_context
 def send(ctx: Context, once: bool) -> None:
     """Deliver queued outgoing mail (maildir or SMTP relay)."""
-    desk = ctx.desk()
+    desk = ctx.desk(synchronous="NORMAL")  # derived from the durable spool
     sender = desk.sender()
     while True:
         sent, troubled = sender.send_due()

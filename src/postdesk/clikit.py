@@ -35,9 +35,9 @@ class Context:
             configure_logging(self._settings.log.level, self.log_format or self._settings.log.format)
         return self._settings
 
-    def desk(self, *, migrate: bool = False) -> Desk:
+    def desk(self, *, migrate: bool = False, synchronous: str = "FULL") -> Desk:
         try:
-            return open_desk(self.settings, migrate=migrate)
+            return open_desk(self.settings, migrate=migrate, synchronous=synchronous)
         except SchemaOutOfDate as error:
             fail(str(error))
 

@@ -1,37 +1,94 @@
-"""`postdesk serve`: listeners, a pipeline worker and a sender in one process.
+"""`postdesk serve`: listeners, a pipeline worker and a sender, supervised.
 
-The listeners run on the asyncio loop; the worker and the sender are threads
-(the database work is blocking), and so is the voicemail transcriber when a
-`transcribe_command` is configured. The spool writer wakes the worker after each
-commit and the worker wakes the sender, so a mail is usually processed and
-answered within milliseconds; polling covers mail stored by other processes.
-On SIGTERM/SIGINT the listeners stop accepting, what was received is
-committed, the worker finishes its message, and the process exits.
+The listeners run on this process's asyncio loop with the spool writer
+thread beside them. The pipeline worker and the sender run in child
+processes: parsing mail is CPU work, and in the same process it would hold
+the interpreter lock the listeners need to answer SMTP sessions (measured:
+with the worker as a thread, ingest fell to a tenth; docs/benchmarks.md).
+
+The spool writer wakes the worker after each commit and the worker wakes
+the sender (multiprocessing events), so a mail is usually processed and
+answered within milliseconds; polling covers mail stored by other hosts.
+A child that dies is restarted; children end when this process ends, even
+by SIGKILL. On SIGTERM/SIGINT the listeners stop accepting, what was
+received is committed, the worker finishes its message, and all exit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import os
 import signal
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.context import SpawnProcess
+from multiprocessing.synchronize import Event
 
-from postdesk.app import Desk
+from postdesk.app import Desk, open_desk
+from postdesk.config.model import Settings
 from postdesk.ingest.smtp import SpoolHandler, start_listener
 from postdesk.ingest.spool import SpoolWriter
+from postdesk.logs import configure_logging
 from postdesk.voicemail.transcribe import transcriber_for
 
 log = logging.getLogger(__name__)
 
+SPAWN = multiprocessing.get_context("spawn")
+RESTART_DELAY_SECONDS = 2.0
 
-def serve(desk: Desk, *, process: bool = True, send: bool = True) -> None:
-    asyncio.run(_serve(desk, process, send))
+
+def serve(desk: Desk, *, process: bool = True, send: bool = True, log_format: str | None = None) -> None:
+    asyncio.run(_serve(desk, process, send, log_format or desk.settings.log.format))
 
 
-async def _serve(desk: Desk, process: bool, send: bool) -> None:
+@dataclass
+class Child:
+    """A supervised worker process and the events that drive it."""
+
+    role: str
+    settings: Settings
+    log_format: str
+    wake: Event
+    wakes_next: Event | None
+    stopping: Event
+    process: SpawnProcess | None = field(default=None)
+
+    def start(self) -> None:
+        self.process = SPAWN.Process(
+            target=_child_main,
+            args=(
+                self.role,
+                self.settings,
+                self.log_format,
+                self.wake,
+                self.wakes_next,
+                self.stopping,
+                os.getpid(),
+            ),
+            name=f"postdesk-{self.role}",
+            daemon=True,
+        )
+        self.process.start()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.is_alive()
+
+
+async def _serve(desk: Desk, process: bool, send: bool, log_format: str) -> None:
     settings = desk.settings
-    work_wake, send_wake, stopping = threading.Event(), threading.Event(), threading.Event()
+    stopping = SPAWN.Event()
+    send_wake, work_wake = SPAWN.Event(), SPAWN.Event()
+    children = []
+    if send:
+        children.append(Child("sender", settings, log_format, send_wake, None, stopping))
+    if process:
+        children.append(Child("pipeline", settings, log_format, work_wake, send_wake, stopping))
+    for child in children:
+        child.start()
+
     writer = SpoolWriter(desk.store, on_stored=work_wake.set)
     writer.start()
     servers = []
@@ -45,53 +102,17 @@ async def _serve(desk: Desk, process: bool, send: bool) -> None:
             for sock in server.sockets:
                 host, port = sock.getsockname()[:2]
                 log.info("%s listener on %s:%d", name.upper(), host, port)
-
-    processor, sender = desk.processor(), desk.sender()
-    transcriber = transcriber_for(desk.store, settings.voicemail, stopping)
-    transcribe_wake = threading.Event()
-
-    def work() -> int:
-        count = processor.process_pending(limit=200)
-        if count:
-            send_wake.set()
-            transcribe_wake.set()
-        return count
-
-    def deliver() -> int:
-        return sender.send_due()[0]
-
-    poll = settings.pipeline.poll_seconds
-    threads = []
-    if process:
-        threads.append(
-            threading.Thread(
-                target=_loop, args=(work, work_wake, stopping, poll), name="pipeline", daemon=True
-            )
-        )
-    if send:
-        threads.append(
-            threading.Thread(
-                target=_loop, args=(deliver, send_wake, stopping, poll), name="sender", daemon=True
-            )
-        )
-    if process and transcriber is not None:
-        threads.append(
-            threading.Thread(
-                target=_loop,
-                args=(transcriber.step, transcribe_wake, stopping, poll),
-                name="transcriber",
-                daemon=True,
-            )
-        )
-    for thread in threads:
-        thread.start()
     log.info("postdesk is running: store %s, outbound %s", _safe_url(desk), settings.outbound.transport)
 
     shutdown = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, shutdown.set)
-    await shutdown.wait()
+    while not shutdown.is_set():
+        try:
+            await asyncio.wait_for(shutdown.wait(), timeout=RESTART_DELAY_SECONDS)
+        except TimeoutError:
+            _restart_dead(children)
 
     log.info("shutting down: no new connections, finishing what was received")
     for server in servers:
@@ -100,26 +121,105 @@ async def _serve(desk: Desk, process: bool, send: bool) -> None:
         await server.wait_closed()
     await asyncio.to_thread(writer.stop)
     stopping.set()
-    work_wake.set()
-    send_wake.set()
-    transcribe_wake.set()
-    for thread in threads:
-        await asyncio.to_thread(thread.join)
+    for child in children:
+        child.wake.set()
+    for child in children:
+        if child.process is not None:
+            await asyncio.to_thread(child.process.join, 60)
+            if child.process.is_alive():
+                log.warning("%s did not stop in time; terminating it", child.role)
+                child.process.terminate()
     desk.store.dispose()
     log.info("stopped")
 
 
-def _loop(step: Callable[[], int], wake: threading.Event, stopping: threading.Event, poll: float) -> None:
-    """Run STEP until stopped; sleep until woken (or POLL seconds) when it found nothing."""
-    while not stopping.is_set():
+def _restart_dead(children: list[Child]) -> None:
+    for child in children:
+        if not child.alive():
+            code = child.process.exitcode if child.process else None
+            log.error("%s process ended (exit code %s); starting it again", child.role, code)
+            child.start()
+
+
+def _child_main(
+    role: str,
+    settings: Settings,
+    log_format: str,
+    wake: Event,
+    wakes_next: Event | None,
+    stopping: Event,
+    parent_pid: int,
+) -> None:
+    """Entry point of a worker process: run its loop until stopped or orphaned."""
+    configure_logging(settings.log.level, log_format)
+    _die_with_parent()
+    # Ctrl-C reaches the whole process group; the parent decides when children stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    # What the pipeline and the sender write can be derived again from the
+    # durable spool, so they need not wait for fsync (docs/architecture.md).
+    desk = open_desk(settings, synchronous="NORMAL")
+    step = _steps(role, desk, wakes_next, stopping)
+    _run_loop(role, step, wake, lambda: stopping.is_set() or os.getppid() != parent_pid, settings)
+    desk.store.dispose()
+
+
+def _run_loop(
+    name: str,
+    step: Callable[[], int],
+    wake: Event | threading.Event,
+    done: Callable[[], bool],
+    settings: Settings,
+) -> None:
+    """Run STEP until DONE; sleep until woken (or poll_seconds) when it found nothing."""
+    poll = settings.pipeline.poll_seconds
+    while not done():
         wake.clear()
         try:
             did = step()
         except Exception:
-            log.exception("%s step failed; retrying in %.0fs", threading.current_thread().name, poll)
+            log.exception("%s step failed; retrying in %.0fs", name, poll)
             did = 0
         if not did:
             wake.wait(poll)
+
+
+def _steps(role: str, desk: Desk, wakes_next: Event | None, stopping: Event) -> Callable[[], int]:
+    if role == "sender":
+        sender = desk.sender()
+        return lambda: sender.send_due()[0]
+    processor = desk.processor()
+    transcriber = transcriber_for(desk.store, desk.settings.voicemail, stopping)
+    transcribe_wake = threading.Event()
+    if transcriber is not None:
+        threading.Thread(
+            target=_run_loop,
+            args=("transcriber", transcriber.step, transcribe_wake, stopping.is_set, desk.settings),
+            name="transcriber",
+            daemon=True,
+        ).start()
+
+    def work() -> int:
+        count = processor.process_pending(limit=200)
+        if count:
+            if wakes_next is not None:
+                wakes_next.set()
+            transcribe_wake.set()
+        return count
+
+    return work
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to end this process when its parent dies, even by SIGKILL."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # elsewhere the loop's parent check ends it within poll_seconds
 
 
 def _safe_url(desk: Desk) -> str:

@@ -96,3 +96,5 @@ class StageEnv:
 
 
 Stage = Callable[[Work, StageEnv], Work]
+# A stage that reads only the message and the settings, never the store.
+PureStage = Callable[[Work, Settings], Work]

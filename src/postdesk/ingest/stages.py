@@ -8,13 +8,14 @@ from dataclasses import replace
 
 from sqlalchemy import select
 
+from postdesk.config.model import Settings
 from postdesk.ingest.classify import classify as classify_mail
 from postdesk.ingest.parse import parse_mail
 from postdesk.stage import StageEnv, Work
 from postdesk.store.models import Message
 
 
-def parse(work: Work, env: StageEnv) -> Work:
+def parse(work: Work, settings: Settings) -> Work:
     mail = parse_mail(work.inbound.raw)
     return replace(work, mail=mail, dedupe_key=delivery_key(mail.message_id, work.inbound.raw))
 
@@ -37,9 +38,9 @@ def delivery_key(message_id: str | None, raw: bytes) -> str:
     return f"mid:{digest}:{message_id}"[:1000]
 
 
-def classify(work: Work, env: StageEnv) -> Work:
+def classify(work: Work, settings: Settings) -> Work:
     assert work.mail is not None
-    result = classify_mail(work.mail, work.inbound.envelope_from, env.settings.own_addresses)
+    result = classify_mail(work.mail, work.inbound.envelope_from, settings.own_addresses)
     return replace(
         work, kind=str(result.kind), kind_reason=result.reason, notes=work.note(f"kind {result.kind}")
     )

@@ -92,9 +92,15 @@ def _open_ticket(session: Session, mail: Mail, customer: Address, work: Work, en
             TriageEvent(ticket_id=ticket.id, created_at=env.now, step=step, name=name, detail=detail)
             for step, name, detail in work.triage.hits
         )
+    # A new ticket has no participants yet: no need to look any up.
     own = env.settings.own_addresses
-    _add_participants(session, ticket, [(customer.key, "customer")])
-    _add_participants(session, ticket, [(a.key, "cc") for a in mail.cc if a.key not in own])
+    people = {customer.key: "customer"}
+    for address in mail.cc:
+        if address.key not in own:
+            people.setdefault(address.key, "cc")
+    session.add_all(
+        Participant(ticket_id=ticket.id, email=email, role=role) for email, role in people.items() if email
+    )
     return ticket
 
 
@@ -112,14 +118,17 @@ def _add_participants(session: Session, ticket: Ticket, people: Iterable[tuple[s
     for email, role in people:
         if email and session.get(Participant, (ticket.id, email)) is None:
             session.add(Participant(ticket_id=ticket.id, email=email, role=role))
-    session.flush()
 
 
 def contact_for(session: Session, address: Address, now: datetime) -> Contact:
     """The contact for ADDRESS, created on first sight (safe against a concurrent worker)."""
     key = address.key
-    _insert_ignoring_conflict(session, Contact, {"email": key, "name": address.name, "created_at": now})
-    return session.execute(select(Contact).where(Contact.email == key)).scalar_one()
+    query = select(Contact).where(Contact.email == key)
+    found = session.execute(query).scalar_one_or_none()
+    if found is None:
+        _insert_ignoring_conflict(session, Contact, {"email": key, "name": address.name, "created_at": now})
+        found = session.execute(query).scalar_one()
+    return found
 
 
 def _attachment(session: Session, part: MailAttachment) -> Attachment:

@@ -37,6 +37,14 @@ class Store:
         with self.sessions.begin() as session:
             yield session
 
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only unit of work. On SQLite it takes no write lock (plain
+        BEGIN in WAL mode), so it never waits for, nor delays, a writer."""
+        engine = self.engine.execution_options(sqlite_begin="DEFERRED")
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -71,6 +79,7 @@ def _sqlite_engine(url: str, synchronous: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection) -> None:  # type: ignore[no-untyped-def]
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine

@@ -22,12 +22,20 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import or_, select
 
 from postdesk.config.model import VoicemailSettings
 from postdesk.store.models import Attachment, Blob, Message, Voicemail
 from postdesk.store.session import Store
+
+
+class StopSignal(Protocol):
+    """What tells the transcriber to stop: a threading or multiprocessing Event."""
+
+    def is_set(self) -> bool: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +53,7 @@ class Outcome:
     interrupted: bool = False  # stopped by shutdown: try again later
 
 
-def run_command(command: str, audio: Path, timeout: float, stopping: threading.Event) -> Outcome:
+def run_command(command: str, audio: Path, timeout: float, stopping: StopSignal) -> Outcome:
     """Run COMMAND on AUDIO; its standard output, or why there is none."""
     parts = shlex.split(command)
     argv = [part.replace("{file}", str(audio)) for part in parts]
@@ -86,7 +94,7 @@ class Transcriber:
 
     store: Store
     settings: VoicemailSettings
-    stopping: threading.Event = field(default_factory=threading.Event)
+    stopping: StopSignal = field(default_factory=threading.Event)
 
     def step(self) -> int:
         """Transcribe one waiting recording; returns 1, or 0 when none waits."""
@@ -152,9 +160,7 @@ class Transcriber:
             log.info("voicemail %d: transcribed, %d characters", voicemail_id, len(outcome.text))
 
 
-def transcriber_for(
-    store: Store, settings: VoicemailSettings, stopping: threading.Event
-) -> Transcriber | None:
+def transcriber_for(store: Store, settings: VoicemailSettings, stopping: StopSignal) -> Transcriber | None:
     """A transcriber when a command is configured, else None."""
     return Transcriber(store, settings, stopping) if settings.transcribe_command else None
 
