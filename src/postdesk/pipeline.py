@@ -19,16 +19,19 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.engine import Row
+from sqlalchemy.orm import Session
 
 from postdesk.config.model import Settings
 from postdesk.features import collect_feature_request
 from postdesk.ingest import stages as ingest
 from postdesk.replies.acknowledge import acknowledge
+from postdesk.response_times import TypicalWaits
 from postdesk.stage import InboundMessage, PureStage, Stage, StageEnv, Work
 from postdesk.store.models import Inbound
 from postdesk.store.record import record
@@ -80,6 +83,7 @@ class Processor:
     settings: Settings
     secret: bytes
     templates: MailTemplates
+    typical_waits: TypicalWaits = field(default_factory=TypicalWaits)
 
     def process_next(self) -> Work | None:
         """Claim one pending message and process it; None when there is none."""
@@ -92,37 +96,39 @@ class Processor:
             return None
         prepared = self._try_prepare(peeked) if peeked else None
         with self.store.transaction() as session:
-            row = _claim(session, peeked.id if peeked else None)
-            if row is None:
+            inbound = _claim(session, peeked)
+            if inbound is None:
                 # Another worker took the peeked message meanwhile: look again.
                 return None if peeked is None else self.process_next()
             now = datetime.now(UTC)
-            env = StageEnv(session, self.settings, now, self.secret, self.templates)
+            env = StageEnv(session, self.settings, now, self.secret, self.templates, self.typical_waits)
             try:
                 with session.begin_nested():
-                    work = prepared or prepare(Work(inbound=_inbound_message(row)), self.settings)
+                    work = prepared or prepare(Work(inbound=inbound), self.settings)
                     work = run_stages(work, env)
             except Exception as error:
-                _mark_failed(row, error, now)
-                log.error("inbound %d failed: %s: %s", row.id, type(error).__name__, error)
-                return Work(inbound=_inbound_message(row), finished=f"failed: {error}")
-            row.status = "done"
-            row.processed_at = now
-            row.error = None
-            row.result = work.finished or "; ".join(work.notes)
+                _mark_failed(session, inbound.id, error, now)
+                log.error("inbound %d failed: %s: %s", inbound.id, type(error).__name__, error)
+                return Work(inbound=inbound, finished=f"failed: {error}")
+            result = work.finished or "; ".join(work.notes)
+            session.execute(
+                update(Inbound)
+                .where(Inbound.id == inbound.id)
+                .values(status="done", processed_at=now, error=None, result=result)
+            )
         log.info(
             "inbound %d: %s",
-            work.inbound.id,
-            row.result,
-            extra={"inbound_id": work.inbound.id, "ticket_id": work.ticket_id, "kind": work.kind},
+            inbound.id,
+            result,
+            extra={"inbound_id": inbound.id, "ticket_id": work.ticket_id, "kind": work.kind},
         )
         return work
 
     def _peek(self) -> InboundMessage | None:
         with self.store.read() as session:
             row = session.execute(
-                select(Inbound).where(Inbound.status == "pending").order_by(Inbound.id).limit(1)
-            ).scalar_one_or_none()
+                select(*_INBOUND_COLUMNS).where(Inbound.status == "pending").order_by(Inbound.id).limit(1)
+            ).first()
             return _inbound_message(row) if row is not None else None
 
     def _try_prepare(self, inbound: InboundMessage) -> Work | None:
@@ -141,15 +147,35 @@ class Processor:
         return count
 
 
-def _claim(session: Session, inbound_id: int | None) -> Inbound | None:
-    """Lock the pending row INBOUND_ID (or the oldest pending one) for this transaction."""
-    query = select(Inbound).where(Inbound.status == "pending")
-    if inbound_id is not None:
-        # Peeked and prepared already: no need to read the raw bytes again.
-        query = query.where(Inbound.id == inbound_id).options(defer(Inbound.raw))
-    return session.execute(
-        query.order_by(Inbound.id).limit(1).with_for_update(skip_locked=True)
-    ).scalar_one_or_none()
+_INBOUND_COLUMNS = (
+    Inbound.id,
+    Inbound.received_at,
+    Inbound.via,
+    Inbound.envelope_from,
+    Inbound.recipients,
+    Inbound.raw,
+)
+
+
+def _claim(session: Session, peeked: InboundMessage | None) -> InboundMessage | None:
+    """Take a pending message for this transaction: PEEKED, or the oldest pending one."""
+    if peeked is not None:
+        # SQLite: the transaction already holds the write lock; the row is
+        # ours if it is still pending (no other worker finished it meanwhile).
+        taken = session.execute(
+            update(Inbound)
+            .where(Inbound.id == peeked.id, Inbound.status == "pending")
+            .values(status="pending")
+        )
+        return peeked if taken.rowcount == 1 else None
+    row = session.execute(
+        select(*_INBOUND_COLUMNS)
+        .where(Inbound.status == "pending")
+        .order_by(Inbound.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    ).first()
+    return _inbound_message(row) if row is not None else None
 
 
 def retry_failed(store: Store) -> int:
@@ -159,7 +185,7 @@ def retry_failed(store: Store) -> int:
         return result.rowcount or 0
 
 
-def _inbound_message(row: Inbound) -> InboundMessage:
+def _inbound_message(row: Row[Any]) -> InboundMessage:
     return InboundMessage(
         id=row.id,
         received_at=row.received_at,
@@ -170,11 +196,17 @@ def _inbound_message(row: Inbound) -> InboundMessage:
     )
 
 
-def _mark_failed(row: Inbound, error: Exception, now: datetime) -> None:
-    row.status = "failed"
-    row.attempts += 1
-    row.processed_at = now
+def _mark_failed(session: Session, inbound_id: int, error: Exception, now: datetime) -> None:
     summary = traceback.format_exception_only(error)[-1].strip()
     where = traceback.extract_tb(error.__traceback__)[-1:]
     location = f" at {where[0].filename}:{where[0].lineno}" if where else ""
-    row.error = f"{summary}{location}"[:4000]
+    session.execute(
+        update(Inbound)
+        .where(Inbound.id == inbound_id)
+        .values(
+            status="failed",
+            attempts=Inbound.attempts + 1,
+            processed_at=now,
+            error=f"{summary}{location}"[:4000],
+        )
+    )

@@ -14,6 +14,7 @@ it says first when the team is back.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -75,8 +76,38 @@ class Waited:
     answered: bool
 
 
+class TypicalWaits:
+    """Typical waits already computed, per queue, priority and hour of day.
+
+    Reading a week of history for every acknowledgement would cost more the
+    busier the desk is, just when it is busiest; the figure moves slowly, so a
+    worker reuses it for `ttl` (and a surge of 4,000 mails costs a few reads).
+    """
+
+    def __init__(self, ttl: timedelta = timedelta(minutes=5)) -> None:
+        self.ttl = ttl
+        self._known: dict[tuple[str, str, int], tuple[datetime, timedelta | None]] = {}
+
+    def get(
+        self, key: tuple[str, str, int], now: datetime, compute: Callable[[], timedelta | None]
+    ) -> timedelta | None:
+        known = self._known.get(key)
+        if known is not None and now - known[0] < self.ttl:
+            return known[1]
+        value = compute()
+        self._known[key] = (now, value)
+        return value
+
+
 def expected_response(
-    session: Session, settings: Settings, *, queue: str, priority: str, now: datetime, language: str
+    session: Session,
+    settings: Settings,
+    *,
+    queue: str,
+    priority: str,
+    now: datetime,
+    language: str,
+    cache: TypicalWaits | None = None,
 ) -> str:
     """The acknowledgement's sentences in LANGUAGE (de or en); "" when there is nothing honest to say."""
     hours = settings.queue(queue).business_hours()
@@ -85,8 +116,15 @@ def expected_response(
     if opens > now:
         sentences.append(back_sentence(opens, now, hours.timezone, language))
     window = parse_duration(settings.sla.expected_window)
-    sample = waiting_times(session, queue, priority, since=now - window, until=now, hours=hours, around=opens)
-    typical = typical_wait(sample, settings.sla.expected_min_tickets)
+
+    def compute() -> timedelta | None:
+        sample = waiting_times(
+            session, queue, priority, since=now - window, until=now, hours=hours, around=opens
+        )
+        return typical_wait(sample, settings.sla.expected_min_tickets)
+
+    key = (queue, priority, opens.astimezone(hours.timezone).hour)
+    typical = compute() if cache is None else cache.get(key, now, compute)
     if typical is not None:
         sentences.append(usually_sentence(typical, language, working_hours=not hours.always_open))
     return " ".join(sentences)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from postdesk.config.model import Settings
 from postdesk.mail import Address, Mail
+from postdesk.response_times import TypicalWaits
 from postdesk.templates.render import MailTemplates
 from postdesk.voicemail.call import Call
 
@@ -93,6 +94,8 @@ class StageEnv:
     now: datetime
     secret: bytes
     templates: MailTemplates
+    # Per-worker memo of the acknowledgement's typical wait (None: always computed).
+    typical_waits: TypicalWaits | None = None
 
 
 Stage = Callable[[Work, StageEnv], Work]

@@ -71,6 +71,7 @@ def acknowledgement_mail(mail: Mail, ticket: Ticket, env: StageEnv) -> Outgoing:
             priority=ticket.priority,
             now=env.now,
             language=ticket.language,
+            cache=env.typical_waits,
         ),
     )
     subject = rendered.subject if f"[{tag}]" in rendered.subject else f"[{tag}] {rendered.subject}"

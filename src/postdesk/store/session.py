@@ -26,6 +26,7 @@ class Store:
 
     engine: Engine
     sessions: sessionmaker[Session]
+    readers: sessionmaker[Session]
 
     @property
     def is_sqlite(self) -> bool:
@@ -41,8 +42,7 @@ class Store:
     def read(self) -> Iterator[Session]:
         """A read-only unit of work. On SQLite it takes no write lock (plain
         BEGIN in WAL mode), so it never waits for, nor delays, a writer."""
-        engine = self.engine.execution_options(sqlite_begin="DEFERRED")
-        with Session(engine, expire_on_commit=False) as session, session.begin():
+        with self.readers() as session, session.begin():
             yield session
 
     def dispose(self) -> None:
@@ -57,7 +57,12 @@ def open_store(url: str, *, synchronous: str = "FULL") -> Store:
         engine = _sqlite_engine(url, synchronous)
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
-    return Store(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
+    reader = engine.execution_options(sqlite_begin="DEFERRED")
+    return Store(
+        engine=engine,
+        sessions=sessionmaker(engine, expire_on_commit=False),
+        readers=sessionmaker(reader, expire_on_commit=False),
+    )
 
 
 def _sqlite_engine(url: str, synchronous: str) -> Engine:
