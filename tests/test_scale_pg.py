@@ -262,3 +262,27 @@ def _message_id(raw: bytes) -> str:
 
 def _subject(raw: bytes) -> str:
     return str(message_from_bytes(raw, policy=default_policy)["Subject"])
+
+
+def test_hosts_starting_together_migrate_once(tmp_path: Path) -> None:
+    """Several `db upgrade` (as `serve` runs it on start) at once on an empty
+    PostgreSQL: they take turns, all succeed, and the schema is current."""
+    with postgres_database() as url:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("POSTDESK_")}
+        env.update({"POSTDESK_STORE__URL": url, "POSTDESK_DESK__SECRET": "s"})
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "postdesk", "db", "upgrade"],
+                cwd=tmp_path,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for _ in range(3)
+        ]
+        outputs = [proc.communicate(timeout=120) for proc in procs]
+        assert [proc.returncode for proc in procs] == [0, 0, 0], [err.decode()[-2000:] for _, err in outputs]
+        status = subprocess.run(
+            [sys.executable, "-m", "postdesk", "db", "status"], cwd=tmp_path, env=env, capture_output=True
+        )
+        assert status.returncode == 0, status.stderr.decode()
