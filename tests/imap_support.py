@@ -38,6 +38,13 @@ FULL_CAPABILITIES = (
 )
 
 
+def _signal_group(group: int, sig: int) -> None:
+    try:
+        os.killpg(group, sig)
+    except ProcessLookupError:
+        pass
+
+
 def capabilities_without(*names: str) -> str:
     return " ".join(word for word in FULL_CAPABILITIES.split() if word not in names)
 
@@ -115,7 +122,10 @@ service anvil {{
         config = self.write_config()
         handle = (self.root / "dovecot.out").open("ab")
         self.proc = subprocess.Popen(
-            [str(DOVECOT), "-F", "-c", str(config)], stdout=handle, stderr=subprocess.STDOUT
+            [str(DOVECOT), "-F", "-c", str(config)],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop ends its IMAP processes too
         )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -130,13 +140,18 @@ service anvil {{
         raise AssertionError("dovecot did not answer in time")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        """Stop Dovecot and every IMAP process it started, as a service manager would:
+        connected clients lose their connections."""
+        if self.proc is None:
+            return
+        group = self.proc.pid
+        _signal_group(group, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            _signal_group(group, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        _signal_group(group, signal.SIGKILL)  # IMAP processes the master left behind
         self.proc = None
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ noticed within minutes, also in IDLE), and clear failures.
 
 from __future__ import annotations
 
+import logging
 import socket
 import ssl
 from dataclasses import dataclass
@@ -61,6 +62,9 @@ def source_of(mailbox: ImapMailboxSettings) -> str:
 
 def connect(mailbox: ImapMailboxSettings, *, read_timeout: float = READ_TIMEOUT_SECONDS) -> IMAPClient:
     """A logged-in client for MAILBOX. Raises ImapProblem with a clear reason."""
+    # IMAPClient logs each command at debug and each closed connection at
+    # info; postdesk logs what matters about a mailbox itself, in one line.
+    logging.getLogger("imapclient").setLevel(logging.WARNING)
     where = f"{mailbox.host}:{mailbox.effective_port}"
     context = ssl.create_default_context()
     try:

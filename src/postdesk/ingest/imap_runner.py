@@ -209,8 +209,6 @@ def start_mailboxes(
     mailboxes: Sequence[ImapMailboxSettings], store: Store, on_stored: Callable[[], None]
 ) -> Mailboxes:
     """Start one reading thread per configured mailbox (none configured: none started)."""
-    # IMAPClient logs every command at debug level; postdesk's debug log is for postdesk.
-    logging.getLogger("imapclient").setLevel(logging.INFO)
     stopping = threading.Event()
     threads: list[MailboxThread] = []
     for settings in mailboxes:
