@@ -8,6 +8,7 @@ is left in the server's folders.
 from __future__ import annotations
 
 import signal
+from datetime import UTC, datetime
 import time
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
@@ -381,3 +382,31 @@ def test_clear_text_to_a_remote_host_is_a_config_error(make_desk: Callable[..., 
     result = doubled.run("imap", "status", check=False)
     assert "mailbox names must be unique; repeated: a" in result.stderr.decode()
     assert "hunter2-secret" not in result.stderr.decode()
+
+
+def test_mail_stored_but_not_yet_moved_is_moved_not_stored_again(
+    imap: Dovecot, make_desk: Callable[..., Desk]
+) -> None:
+    """The window a crash can hit: the spool commit (with the last UID) is done,
+    the MOVE is not. Recreated here exactly as the reader writes it."""
+    from postdesk.ingest.imap_state import Advance, apply
+    from postdesk.ingest.spool import Received, spool_messages
+
+    mails = customer_mails(4, "window")
+    imap.append("INBOX", mails)
+    uids = imap.uids("INBOX")
+    with imap.client() as client:
+        uidvalidity = client.select_folder("INBOX", readonly=True)[b"UIDVALIDITY"]
+    desk = imap_desk(make_desk, mailbox(imap))
+    desk.run("db", "upgrade")
+    stored = [Received(m.as_bytes(), "imap:support", None, ()) for m in mails[:3]]
+    source = f"support@127.0.0.1:{imap.port}/INBOX"
+    advance = Advance("support", source, uidvalidity, uids[2], imported=3, fresh=True)
+    spool_messages(desk.store, stored, also=apply(advance, datetime.now(UTC)))
+
+    desk.start()
+    desk.wait_until(lambda: imap.count("Processed") == 4, what="all four in Processed")
+    desk.wait_until(lambda: ticket_count(desk) == 4 and all_processed(desk), what="four tickets")
+    assert len(inbound_ids(desk)) == 4, "the three stored ones are not stored again"
+    assert "3 message(s) were stored but not yet moved to 'Processed' (interrupted)" in log_of(desk)
+    assert imap.count("INBOX") == 0
