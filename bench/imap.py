@@ -21,8 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import REPO, free_port, machine, progress, realistic_mails
 from sqlalchemy import func, select
+
+from common import REPO, free_port, machine, progress, realistic_mails
 
 sys.path.insert(0, str(REPO / "tests"))  # the tests' Dovecot setup, used as is
 
@@ -58,7 +59,7 @@ def run(root: Path, dovecot: Dovecot, count: int, timeout: float) -> None:
     config = root / "postdesk.toml"
     config.write_text(
         f'[store]\nurl = "{url}"\n\n[desk]\nsecret = "bench"\n\n'
-        f'[ingest.smtp]\nport = {free_port()}\n\n'
+        f"[ingest.smtp]\nport = {free_port()}\n\n"
         f'[outbound]\ntransport = "maildir:{root / "outbox"}"\n\n[log]\nlevel = "warning"\n\n'
         "[[ingest.imap]]\n" + "".join(f"{key} = {_toml(value)}\n" for key, value in box.items())
     )
@@ -103,7 +104,10 @@ def run(root: Path, dovecot: Dovecot, count: int, timeout: float) -> None:
             f"imap end to end, serve with 1 worker, SQLite: {count} mails in {total:.1f} s "
             f"= {count / total:.0f} msgs/s (serve start to last ticket)"
         )
-        print(f"imap import alone: {count} mails stored and moved in {imap_only:.1f} s = {count / imap_only:.0f} msgs/s")
+        print(
+            f"imap import alone: {count} mails stored and moved in {imap_only:.1f} s "
+            f"= {count / imap_only:.0f} msgs/s"
+        )
         print(f"peak RSS: {rss}")
         print(f"left in INBOX: {dovecot.count('INBOX')}, in Processed: {dovecot.count('Processed')}")
     finally:

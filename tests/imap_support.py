@@ -7,6 +7,7 @@ anyone else, it runs everything as that user.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import pwd
@@ -22,8 +23,9 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from conftest import Desk, free_port, toml_dump
 from imapclient import IMAPClient
+
+from conftest import Desk, free_port, toml_dump
 
 DOVECOT = Path("/usr/sbin/dovecot")
 USER = "support"
@@ -39,10 +41,8 @@ FULL_CAPABILITIES = (
 
 
 def _signal_group(group: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(group, sig)
-    except ProcessLookupError:
-        pass
 
 
 def capabilities_without(*names: str) -> str:
@@ -79,7 +79,9 @@ class Dovecot:
         (self.root / "passwd").write_text(
             f"{USER}:{{PLAIN}}{PASSWORD}:{account.pw_uid}:{account.pw_gid}::{self.home}\n"
         )
-        capability = f"protocol imap {{\n  imap_capability = {self.capabilities}\n}}\n" if self.capabilities else ""
+        capability = (
+            f"protocol imap {{\n  imap_capability = {self.capabilities}\n}}\n" if self.capabilities else ""
+        )
         config = self.root / "dovecot.conf"
         config.write_text(
             f"""protocols = imap
@@ -233,4 +235,3 @@ def with_mailboxes(desk: Desk, *mailboxes: dict[str, Any]) -> Desk:
     desk.write_config = lambda: desk.config.write_text(toml_dump(desk.settings) + tables)  # type: ignore[method-assign]
     desk.write_config()
     return desk
-

@@ -8,14 +8,16 @@ is left in the server's folders.
 from __future__ import annotations
 
 import signal
-from datetime import UTC, datetime
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
+
 from conftest import CORPUS, Desk, make_mail
 from imap_support import (
     DOVECOT,
@@ -26,11 +28,11 @@ from imap_support import (
     start_dovecot,
     with_mailboxes,
 )
-from sqlalchemy import func, select
-
 from postdesk.store.models import Inbound, Message, Ticket
 
-pytestmark = pytest.mark.skipif(not DOVECOT.exists(), reason="Dovecot (Debian dovecot-imapd) is not installed")
+pytestmark = pytest.mark.skipif(
+    not DOVECOT.exists(), reason="Dovecot (Debian dovecot-imapd) is not installed"
+)
 
 ZAMMAD = CORPUS / "zammad" / "test" / "data" / "mail"
 
@@ -84,9 +86,7 @@ def all_processed(desk: Desk) -> bool:
 
 def received_message_ids(desk: Desk) -> list[str]:
     with desk.store.read() as session:
-        return list(
-            session.execute(select(Message.message_id).where(Message.direction == "in")).scalars()
-        )
+        return list(session.execute(select(Message.message_id).where(Message.direction == "in")).scalars())
 
 
 def ticket_count(desk: Desk) -> int:
@@ -364,7 +364,9 @@ def test_seen_mode_and_a_uidvalidity_change_double_nothing(
 # -- config ---------------------------------------------------------------
 
 
-def test_clear_text_to_a_remote_host_is_a_config_error(make_desk: Callable[..., Desk], tmp_path: Path) -> None:
+def test_clear_text_to_a_remote_host_is_a_config_error(
+    make_desk: Callable[..., Desk], tmp_path: Path
+) -> None:
     desk = with_mailboxes(
         make_desk(),
         {"name": "remote", "host": "imap.example.com", "security": "none", "password": "hunter2-secret"},

@@ -89,9 +89,7 @@ def _describe(error: ValidationError, source: str, overrides: Mapping[tuple[str,
 def _redacted(value: Any) -> Any:
     """VALUE with every password and secret masked: an error message is printed and logged."""
     if isinstance(value, dict):
-        return {
-            key: "***" if _is_secret(key) and item else _redacted(item) for key, item in value.items()
-        }
+        return {key: "***" if _is_secret(key) and item else _redacted(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_redacted(item) for item in value]
     return value

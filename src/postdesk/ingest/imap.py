@@ -146,7 +146,9 @@ class Reader:
             return 0, 0
         total = len(uids)
         if total > BATCH_MESSAGES:
-            log.info("imap %s: %d messages waiting; importing in batches of %d", self.name, total, BATCH_MESSAGES)
+            log.info(
+                "imap %s: %d messages waiting; importing in batches of %d", self.name, total, BATCH_MESSAGES
+            )
         imported = refused = 0
         for chunk in _chunks(uids, BATCH_MESSAGES):
             sizes = self._sizes(client, chunk)
@@ -316,4 +318,3 @@ def _uid_set(uids: Sequence[int]) -> str:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-

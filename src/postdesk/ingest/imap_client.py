@@ -8,6 +8,7 @@ noticed within minutes, also in IDLE), and clear failures.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import ssl
@@ -80,7 +81,7 @@ def connect(mailbox: ImapMailboxSettings, *, read_timeout: float = READ_TIMEOUT_
     try:
         if mailbox.security == "starttls":
             if not client.has_capability("STARTTLS"):
-                raise ImapProblem(f"{where} does not offer STARTTLS; use security = \"tls\" (port 993)")
+                raise ImapProblem(f'{where} does not offer STARTTLS; use security = "tls" (port 993)')
             client.starttls(context)
         _keepalive(client.socket())
         try:
@@ -92,7 +93,9 @@ def connect(mailbox: ImapMailboxSettings, *, read_timeout: float = READ_TIMEOUT_
             ) from None
         except OSError as error:
             if isinstance(error, FileNotFoundError | PermissionError | IsADirectoryError):
-                raise ImapProblem(f"cannot read password_file {mailbox.password_file}: {error.strerror}")
+                raise ImapProblem(
+                    f"cannot read password_file {mailbox.password_file}: {error.strerror}"
+                ) from None
             raise
     except ImapProblem:
         _close(client)
@@ -109,7 +112,9 @@ def select(client: IMAPClient, folder: str, *, readonly: bool = False) -> Select
         info = client.select_folder(folder, readonly=readonly)
     except IMAPClientError as error:
         if not _exists(client, folder):
-            raise ImapProblem(f"folder {folder!r} does not exist (there are: {_folder_list(client)})") from None
+            raise ImapProblem(
+                f"folder {folder!r} does not exist (there are: {_folder_list(client)})"
+            ) from None
         raise ImapProblem(f"cannot open folder {folder!r}: {_server_text(error)}") from None
     uidnext = info.get(b"UIDNEXT")
     return Selected(
@@ -142,9 +147,11 @@ def describe(error: BaseException) -> str:
         return f"TLS certificate not trusted: {error.verify_message}"
     if isinstance(error, ssl.SSLError):
         reason = error.reason or str(error)
-        hint = " (is this port plain IMAP? then use security = \"starttls\")" if "WRONG_VERSION" in str(
-            reason
-        ).upper() else ""
+        hint = (
+            ' (is this port plain IMAP? then use security = "starttls")'
+            if "WRONG_VERSION" in str(reason).upper()
+            else ""
+        )
         return f"TLS handshake failed: {reason}{hint}"
     if isinstance(error, socket.gaierror):
         return f"unknown host ({error.strerror})"
@@ -193,10 +200,8 @@ def _keepalive(sock: socket.socket) -> None:
 
 
 def _close(client: IMAPClient) -> None:
-    try:
+    with contextlib.suppress(Exception):  # already gone; nothing more to release
         client.shutdown()
-    except Exception:  # already gone; nothing more to release
-        pass
 
 
 def close(client: IMAPClient) -> None:

@@ -17,6 +17,7 @@ and starts a thread again should one ever end.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -82,10 +83,8 @@ class MailboxThread:
         client = self.client
         if client is None:
             return
-        try:
+        with contextlib.suppress(OSError):
             client.socket().shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     def run(self) -> None:
         failures = 0
@@ -99,7 +98,9 @@ class MailboxThread:
                 self.reader.prepare(client, caps)
                 how = "IDLE" if caps.idle else f"polling every {mailbox.poll_seconds:g} s"
                 if failures:
-                    log.info("imap %s: connected again after %d failed attempt(s); %s", self.name, failures, how)
+                    log.info(
+                        "imap %s: connected again after %d failed attempt(s); %s", self.name, failures, how
+                    )
                 else:
                     log.info(
                         "imap %s: connected to %s:%d, folder %r; %s",
