@@ -12,6 +12,7 @@ import click
 
 from postdesk import __version__, pipeline, triage_commands
 from postdesk.clikit import Context, fail, pass_context, print_json
+from postdesk.ingest import imap_commands
 from postdesk.ingest import mailgate as gate
 from postdesk.store.migrate import (
     SchemaOutOfDate,
@@ -267,3 +268,4 @@ for command in triage_commands.contacts_group.commands.values():
 main.add_command(triage_commands.stats)
 tickets.add_command(triage_commands.tickets_escalate)
 tickets.add_command(triage_commands.tickets_mark_feature)
+main.add_command(imap_commands.imap_group)

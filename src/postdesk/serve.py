@@ -29,6 +29,7 @@ from multiprocessing.synchronize import Event
 
 from postdesk.app import Desk, open_desk
 from postdesk.config.model import Settings
+from postdesk.ingest.imap_runner import start_mailboxes
 from postdesk.ingest.smtp import SpoolHandler, start_listener
 from postdesk.ingest.spool import SpoolWriter
 from postdesk.logs import configure_logging
@@ -91,6 +92,7 @@ async def _serve(desk: Desk, process: bool, send: bool, log_format: str) -> None
 
     writer = SpoolWriter(desk.store, on_stored=work_wake.set)
     writer.start()
+    mailboxes = start_mailboxes(settings.ingest.imap, desk.store, on_stored=work_wake.set)
     servers = []
     for name, listener in (("smtp", settings.ingest.smtp), ("lmtp", settings.ingest.lmtp)):
         if listener.enabled:
@@ -113,12 +115,14 @@ async def _serve(desk: Desk, process: bool, send: bool, log_format: str) -> None
             await asyncio.wait_for(shutdown.wait(), timeout=RESTART_DELAY_SECONDS)
         except TimeoutError:
             _restart_dead(children)
+            mailboxes.watch()
 
     log.info("shutting down: no new connections, finishing what was received")
     for server in servers:
         server.close()
     for server in servers:
         await server.wait_closed()
+    await asyncio.to_thread(mailboxes.stop)
     await asyncio.to_thread(writer.stop)
     stopping.set()
     for child in children:
