@@ -13,6 +13,7 @@ import click
 from postdesk import __version__, pipeline, triage_commands
 from postdesk.clikit import Context, fail, pass_context, print_json
 from postdesk.ingest import mailgate as gate
+from postdesk.ops import commands as ops_commands
 from postdesk.store.migrate import (
     SchemaOutOfDate,
     current_revisions,
@@ -267,3 +268,5 @@ for command in triage_commands.contacts_group.commands.values():
 main.add_command(triage_commands.stats)
 tickets.add_command(triage_commands.tickets_escalate)
 tickets.add_command(triage_commands.tickets_mark_feature)
+main.add_command(ops_commands.inbound_group)
+main.add_command(ops_commands.outbox_group)
