@@ -17,6 +17,7 @@ error, to be retried with ``postdesk process --retry-failed``.
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from sqlalchemy.orm import Session
 from postdesk.config.model import Settings
 from postdesk.features import collect_feature_request
 from postdesk.ingest import stages as ingest
+from postdesk.ops.metrics import Metrics, NoMetrics
 from postdesk.replies.acknowledge import acknowledge
 from postdesk.response_times import TypicalWaits
 from postdesk.stage import InboundMessage, PureStage, Stage, StageEnv, Work
@@ -61,15 +63,20 @@ STAGES: Sequence[tuple[str, Stage]] = (
 )
 
 
-def prepare(work: Work, settings: Settings) -> Work:
-    for _name, stage in PREPARE:
+def prepare(work: Work, settings: Settings, metrics: Metrics | None = None) -> Work:
+    for name, stage in PREPARE:
+        started = time.perf_counter()
         work = stage(work, settings)
+        if metrics is not None:
+            metrics.stage_seconds(name, time.perf_counter() - started)
     return work
 
 
 def run_stages(work: Work, env: StageEnv, stages: Sequence[tuple[str, Stage]] = STAGES) -> Work:
-    for _name, stage in stages:
+    for name, stage in stages:
+        started = time.perf_counter()
         work = stage(work, env)
+        env.metrics.stage_seconds(name, time.perf_counter() - started)
         if work.finished:
             break
     return work
@@ -84,6 +91,7 @@ class Processor:
     secret: bytes
     templates: MailTemplates
     typical_waits: TypicalWaits = field(default_factory=TypicalWaits)
+    metrics: Metrics = field(default_factory=NoMetrics)
 
     def process_next(self) -> Work | None:
         """Claim one pending message and process it; None when there is none."""
@@ -101,14 +109,23 @@ class Processor:
                 # Another worker took the peeked message meanwhile: look again.
                 return None if peeked is None else self.process_next()
             now = datetime.now(UTC)
-            env = StageEnv(session, self.settings, now, self.secret, self.templates, self.typical_waits)
+            env = StageEnv(
+                session, self.settings, now, self.secret, self.templates, self.typical_waits, self.metrics
+            )
             try:
                 with session.begin_nested():
-                    work = prepared or prepare(Work(inbound=inbound), self.settings)
+                    work = prepared or prepare(Work(inbound=inbound), self.settings, self.metrics)
                     work = run_stages(work, env)
             except Exception as error:
                 _mark_failed(session, inbound.id, error, now)
-                log.error("inbound %d failed: %s: %s", inbound.id, type(error).__name__, error)
+                self.metrics.processed("failed")
+                log.error(
+                    "inbound %d failed: %s: %s",
+                    inbound.id,
+                    type(error).__name__,
+                    error,
+                    extra={"inbound_id": inbound.id, "decision": "failed", "error": type(error).__name__},
+                )
                 return Work(inbound=inbound, finished=f"failed: {error}")
             result = work.finished or "; ".join(work.notes)
             session.execute(
@@ -116,12 +133,8 @@ class Processor:
                 .where(Inbound.id == inbound.id)
                 .values(status="done", processed_at=now, error=None, result=result)
             )
-        log.info(
-            "inbound %d: %s",
-            inbound.id,
-            result,
-            extra={"inbound_id": inbound.id, "ticket_id": work.ticket_id, "kind": work.kind},
-        )
+        self.metrics.processed("done")
+        _log_processed(work, result)
         return work
 
     def _peek(self) -> InboundMessage | None:
@@ -133,7 +146,7 @@ class Processor:
 
     def _try_prepare(self, inbound: InboundMessage) -> Work | None:
         try:
-            return prepare(Work(inbound=inbound), self.settings)
+            return prepare(Work(inbound=inbound), self.settings, self.metrics)
         except Exception:  # prepared again inside the transaction, where a failure is recorded
             return None
 
@@ -176,6 +189,31 @@ def _claim(session: Session, peeked: InboundMessage | None) -> InboundMessage | 
         .with_for_update(skip_locked=True)
     ).first()
     return _inbound_message(row) if row is not None else None
+
+
+def _log_processed(work: Work, result: str) -> None:
+    """The one info line per processed message: ids, kind and decisions, never text or addresses' mail."""
+    if work.ticket_id is None:
+        where = "no ticket"
+    else:
+        where = f"ticket {work.ticket_id} ({'new' if work.new_ticket else work.threaded_by})"
+    log.info(
+        "inbound %d via %s: %s %s: %s",
+        work.inbound.id,
+        work.inbound.via,
+        work.kind or "-",
+        where,
+        result or "stored",
+        extra={
+            "inbound_id": work.inbound.id,
+            "via": work.inbound.via,
+            "ticket_id": work.ticket_id,
+            "new_ticket": work.new_ticket,
+            "threaded_by": work.threaded_by if work.ticket_id is not None else None,
+            "kind": work.kind,
+            "decision": result or "stored",
+        },
+    )
 
 
 def retry_failed(store: Store) -> int:
