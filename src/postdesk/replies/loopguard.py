@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from postdesk.ingest.classify import MACHINE_KINDS, classify, is_daemon_address, is_own_address, null_sender
 from postdesk.mail import Mail
@@ -20,8 +20,9 @@ from postdesk.mail import Mail
 class Verdict:
     allowed: bool
     reason: str
-    # Which check refused (headers, sender, machine_mail): a metric label, unlike the reason.
-    check: str = ""
+    # Which check refused (headers, sender, machine_mail): a metric label, unlike
+    # the reason; not part of equality, which is about the verdict itself.
+    check: str = field(default="", compare=False)
 
 
 # Sender local parts that say "do not answer": no-reply and bounce-processing addresses.
