@@ -21,6 +21,7 @@ from conftest import Desk, free_port, make_mail
 from postdesk.ops.exporter import prometheus_metrics
 from postdesk.ops.metrics import QueueMetrics, forward
 from postdesk.store.models import Inbound, Message
+from test_delivery import start_sink
 from test_desk_e2e import wait_for_outbox, wait_processed
 
 
@@ -250,3 +251,47 @@ def test_sigterm_mid_burst_loses_no_acknowledged_mail(make_desk: Callable[..., D
     assert len(acknowledged) >= 30
     assert set(acknowledged) <= stored, set(acknowledged) - stored
     assert pending == 0
+
+
+def test_failed_outbox_mail_is_listed_and_sent_again(make_desk: Callable[..., Desk]) -> None:
+    relay_port = free_port()
+    controller, sink = start_sink(relay_port, reply="550 5.1.1 mailbox unavailable")
+    try:
+        desk = make_desk({"outbound": {"transport": f"smtp://127.0.0.1:{relay_port}"}})
+        desk.start()
+        desk.send(make_mail())
+        [row] = desk.wait_until(
+            lambda: desk.json("outbox", "list", "--status", "failed"), what="a failed outbox mail"
+        )
+        assert row["attempts"] == 1 and row["recipients"] == ["kim@customer.example"]
+        assert row["kind"] == "acknowledgement" and row["ticket"] == 10001
+        assert "550" in row["last_error"] and "raw" not in row
+        assert "mailbox unavailable" in desk.run("outbox", "list").stdout.decode()
+
+        sink.reply = "250 OK"  # the recipient's mailbox is back
+        assert desk.run("outbox", "retry", "--all").stdout.decode().strip() == "1 mail(s) due now"
+        desk.wait_until(lambda: sink.received, what="the retried mail at the relay")
+        desk.wait_until(lambda: desk.json("outbox", "list") == [], what="nothing left to send")
+        [sent] = desk.json("outbox", "list", "--status", "sent")
+        assert sent["id"] == row["id"] and sent["attempts"] == 1 and sent["sent_at"]
+        refused = desk.run("outbox", "retry", str(row["id"]), check=False)
+        assert refused.returncode == 1 and refused.stderr.decode().splitlines()[-1] == (
+            f"postdesk: outbox {row['id']} is sent: nothing to retry"
+        )
+    finally:
+        controller.stop()
+
+
+def test_sigterm_closes_an_idle_session_after_the_grace_period(desk: Desk) -> None:
+    """A client that holds its connection open does not keep serve from stopping."""
+    idle = smtplib.SMTP("127.0.0.1", desk.port, timeout=60)
+    idle.ehlo()
+    assert desk.proc is not None
+    desk.proc.send_signal(signal.SIGTERM)
+    assert desk.proc.wait(timeout=60) == 0
+    assert "closing 1 session(s) still open" in desk.log.read_text()
+    try:
+        code, _ = idle.noop()
+    except (smtplib.SMTPServerDisconnected, OSError):
+        code = None
+    assert code is None  # the server hung up on it
