@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import sqlite3
 from collections.abc import Callable
 
 from sqlalchemy import func, select
@@ -107,9 +108,28 @@ def test_lmtp_delivery_is_deferred_while_postdesk_is_down(
     postfix.flush()
     desk.wait_until(lambda: "Während postdesk steht" in subjects(desk), what="the deferred mail as a ticket")
     postfix.wait_until(lambda: not postfix.queue(), what="Postfix's queue empty")
+
+    # postdesk runs but cannot write its store (another process holds SQLite's
+    # write lock past the busy timeout): it answers 451 and Postfix defers.
+    lock = sqlite3.connect(desk.root / "postdesk.db", isolation_level=None)
+    try:
+        lock.execute("BEGIN EXCLUSIVE")
+        postfix.swaks(
+            make_mail(subject="Speicher gesperrt").as_bytes(), "jo@customer.example", "support@example.com"
+        )
+        reasons = postfix.wait_until(lambda: deferred_reasons(postfix), timeout=120, what="the 451 deferral")
+        assert "451 4.3.0 Message not stored" in reasons[0]
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    postfix.flush()
+    desk.wait_until(
+        lambda: "Speicher gesperrt" in subjects(desk), what="the mail refused with 451 as a ticket"
+    )
+    postfix.wait_until(lambda: not postfix.queue(), what="Postfix's queue empty")
     with desk.store.read() as session:
         vias = session.execute(select(Inbound.via, func.count()).group_by(Inbound.via)).all()
-    assert dict(vias) == {"lmtp": 2}
+    assert dict(vias) == {"lmtp": 3}
 
 
 def test_outgoing_mail_is_relayed_by_postfix(

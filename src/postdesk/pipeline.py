@@ -110,7 +110,13 @@ class Processor:
                 return None if peeked is None else self.process_next()
             now = datetime.now(UTC)
             env = StageEnv(
-                session, self.settings, now, self.secret, self.templates, self.typical_waits, self.metrics
+                session,
+                self.settings,
+                now,
+                self.secret,
+                self.templates,
+                self.typical_waits,
+                metrics=self.metrics,
             )
             try:
                 with session.begin_nested():
@@ -192,7 +198,7 @@ def _claim(session: Session, peeked: InboundMessage | None) -> InboundMessage | 
 
 
 def _log_processed(work: Work, result: str) -> None:
-    """The one info line per processed message: ids, kind and decisions, never text or addresses' mail."""
+    """The one info line per processed message: ids, kind and decisions; never the message's text."""
     if work.ticket_id is None:
         where = "no ticket"
     else:
