@@ -295,3 +295,21 @@ def test_sigterm_closes_an_idle_session_after_the_grace_period(desk: Desk) -> No
     except (smtplib.SMTPServerDisconnected, OSError):
         code = None
     assert code is None  # the server hung up on it
+
+
+def test_a_bad_metrics_address_is_one_clear_line(make_desk: Callable[..., Desk]) -> None:
+    desk = make_desk({"metrics": {"listen": "9108"}})
+    result = desk.run("inbound", "list", check=False)
+    assert result.returncode == 1
+    assert (
+        result.stderr.decode()
+        .strip()
+        .endswith("postdesk.toml: [metrics] listen: expected host:port such as 127.0.0.1:9108 (got '9108')")
+    )
+    desk.settings["metrics"] = {}
+    desk.write_config()
+    result = desk.run("serve", "--metrics", "localhost", check=False)
+    assert result.returncode == 1
+    assert result.stderr.decode().splitlines()[-1] == (
+        "postdesk: --metrics localhost: expected host:port such as 127.0.0.1:9108"
+    )
