@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from multiprocessing.context import SpawnProcess
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from postdesk.app import Desk, open_desk
 from postdesk.config.model import Settings, parse_listen
@@ -42,6 +42,9 @@ from postdesk.ingest.spool import SpoolWriter
 from postdesk.logs import configure_logging
 from postdesk.ops.metrics import Metrics, NoMetrics, QueueMetrics, forward
 from postdesk.voicemail.transcribe import transcriber_for
+
+if TYPE_CHECKING:
+    from postdesk.ops.exporter import MetricsServer
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +191,7 @@ class _Exporter:
     metrics: Metrics
     events: Queue[Any]
     forwarder: threading.Thread
-    server: Any
+    server: MetricsServer
 
     def stop(self) -> None:
         self.events.put(None)
