@@ -17,6 +17,7 @@ error, to be retried with ``postdesk process --retry-failed``.
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from sqlalchemy.orm import Session
 from postdesk.config.model import Settings
 from postdesk.features import collect_feature_request
 from postdesk.ingest import stages as ingest
+from postdesk.ops.metrics import Metrics, NoMetrics
 from postdesk.replies.acknowledge import acknowledge
 from postdesk.response_times import TypicalWaits
 from postdesk.stage import InboundMessage, PureStage, Stage, StageEnv, Work
@@ -62,15 +64,20 @@ STAGES: Sequence[tuple[str, Stage]] = (
 )
 
 
-def prepare(work: Work, settings: Settings) -> Work:
-    for _name, stage in PREPARE:
+def prepare(work: Work, settings: Settings, metrics: Metrics | None = None) -> Work:
+    for name, stage in PREPARE:
+        started = time.perf_counter()
         work = stage(work, settings)
+        if metrics is not None:
+            metrics.stage_seconds(name, time.perf_counter() - started)
     return work
 
 
 def run_stages(work: Work, env: StageEnv, stages: Sequence[tuple[str, Stage]] = STAGES) -> Work:
-    for _name, stage in stages:
+    for name, stage in stages:
+        started = time.perf_counter()
         work = stage(work, env)
+        env.metrics.stage_seconds(name, time.perf_counter() - started)
         if work.finished:
             break
     return work
@@ -104,6 +111,7 @@ class Processor:
     templates: MailTemplates
     typical_waits: TypicalWaits = field(default_factory=TypicalWaits)
     claim_batch: int = CLAIM_BATCH
+    metrics: Metrics = field(default_factory=NoMetrics)
 
     def process_next(self) -> Work | None:
         """Claim one pending message and process it; None when there is none."""
@@ -122,7 +130,7 @@ class Processor:
                 # Another worker took the peeked message meanwhile: look again.
                 return self.process_next()
             work = self._process_claimed(session, inbound, prepared)
-        _log_done(work)
+        self._done(work)
         return work
 
     def process_batch(self, size: int) -> list[Work]:
@@ -140,17 +148,25 @@ class Processor:
                     log.warning("inbound %d deferred: %s", inbound.id, why)
                     results.append(Work(inbound=inbound, finished=f"{DEFERRED}{why}"))
         for work in results:
-            _log_done(work)
+            self._done(work)
         return results
 
     def _process_claimed(self, session: Session, inbound: InboundMessage, prepared: Work | None) -> Work:
         """Run the stages for a claimed message in the open transaction and mark it done (or failed)."""
         now = datetime.now(UTC)
-        env = StageEnv(session, self.settings, now, self.secret, self.templates, self.typical_waits)
+        env = StageEnv(
+            session,
+            self.settings,
+            now,
+            self.secret,
+            self.templates,
+            self.typical_waits,
+            metrics=self.metrics,
+        )
         for attempt in (1, 2):
             try:
                 with session.begin_nested():
-                    work = prepared or prepare(Work(inbound=inbound), self.settings)
+                    work = prepared or prepare(Work(inbound=inbound), self.settings, self.metrics)
                     work = run_stages(work, env)
                 break
             except IntegrityError as error:
@@ -175,8 +191,24 @@ class Processor:
 
     def _failed(self, session: Session, inbound: InboundMessage, error: Exception, now: datetime) -> Work:
         _mark_failed(session, inbound.id, error, now)
-        log.error("inbound %d failed: %s: %s", inbound.id, type(error).__name__, error)
+        log.error(
+            "inbound %d failed: %s: %s",
+            inbound.id,
+            type(error).__name__,
+            error,
+            extra={"inbound_id": inbound.id, "decision": "failed", "error": type(error).__name__},
+        )
         return Work(inbound=inbound, finished=f"failed: {error}")
+
+    def _done(self, work: Work) -> None:
+        """After the commit: count the message, and log one line for it (failures were logged as errors)."""
+        if work.finished and work.finished.startswith(DEFERRED):
+            return
+        if work.finished and work.finished.startswith("failed: "):
+            self.metrics.processed("failed")
+            return
+        self.metrics.processed("done")
+        _log_processed(work, work.finished or "; ".join(work.notes))
 
     def _peek(self) -> InboundMessage | None:
         with self.store.read() as session:
@@ -187,7 +219,7 @@ class Processor:
 
     def _try_prepare(self, inbound: InboundMessage) -> Work | None:
         try:
-            return prepare(Work(inbound=inbound), self.settings)
+            return prepare(Work(inbound=inbound), self.settings, self.metrics)
         except Exception:  # prepared again inside the transaction, where a failure is recorded
             return None
 
@@ -239,17 +271,28 @@ def _claim_batch(session: Session, size: int) -> list[InboundMessage]:
     return [_inbound_message(row) for row in rows]
 
 
-def _log_done(work: Work) -> None:
-    """After the commit: one line per message processed (failures were logged as errors)."""
-    if work.finished and work.finished.startswith(("failed: ", DEFERRED)):
-        return
-    inbound_id = work.inbound.id
-    result = work.finished or "; ".join(work.notes)
+def _log_processed(work: Work, result: str) -> None:
+    """The one info line per processed message: ids, kind and decisions; never the message's text."""
+    if work.ticket_id is None:
+        where = "no ticket"
+    else:
+        where = f"ticket {work.ticket_id} ({'new' if work.new_ticket else work.threaded_by})"
     log.info(
-        "inbound %d: %s",
-        inbound_id,
-        result,
-        extra={"inbound_id": inbound_id, "ticket_id": work.ticket_id, "kind": work.kind},
+        "inbound %d via %s: %s %s: %s",
+        work.inbound.id,
+        work.inbound.via,
+        work.kind or "-",
+        where,
+        result or "stored",
+        extra={
+            "inbound_id": work.inbound.id,
+            "via": work.inbound.via,
+            "ticket_id": work.ticket_id,
+            "new_ticket": work.new_ticket,
+            "threaded_by": work.threaded_by if work.ticket_id is not None else None,
+            "kind": work.kind,
+            "decision": result or "stored",
+        },
     )
 
 
