@@ -89,6 +89,7 @@ def test_metrics_count_mail_stages_suppressions_and_queue_depths(make_desk: Call
     assert found[("postdesk_inbound_messages", (("status", "failed"),))] == 0
     assert found[("postdesk_outbox_mails", (("status", "pending"),))] == 1
     assert found[("postdesk_outbox_mails", (("status", "failed"),))] == 0
+    assert found[("postdesk_outbox_deliveries_total", (("outcome", "deferred"),))] == 1
     assert "# TYPE postdesk_dedupe_decisions_total counter" in text
 
 

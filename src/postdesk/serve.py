@@ -275,7 +275,7 @@ def _steps(
     role: str, desk: Desk, wakes_next: Event | None, stopping: Event, metrics: Metrics
 ) -> Callable[[], int]:
     if role == "sender":
-        sender = desk.sender()
+        sender = desk.sender(metrics)
         return lambda: sender.send_due()[0]
     processor = desk.processor(metrics)
     transcriber = transcriber_for(desk.store, desk.settings.voicemail, stopping)

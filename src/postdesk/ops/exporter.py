@@ -72,6 +72,12 @@ class PrometheusMetrics:
             ["rule", "action"],
             registry=registry,
         )
+        self._deliveries = Counter(
+            "postdesk_outbox_deliveries",
+            "Attempts to deliver an outbox mail, by outcome (sent, deferred, failed).",
+            ["outcome"],
+            registry=registry,
+        )
 
     def received(self, listener: str, outcome: str) -> None:
         self._received.labels(listener, outcome).inc()
@@ -87,6 +93,9 @@ class PrometheusMetrics:
 
     def dedupe_decision(self, rule: str, action: str) -> None:
         self._dedupe.labels(rule, action).inc()
+
+    def delivery(self, outcome: str) -> None:
+        self._deliveries.labels(outcome).inc()
 
 
 @dataclass(frozen=True)
