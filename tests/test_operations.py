@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import signal
 import smtplib
+import socket
 import threading
 import urllib.error
 import urllib.request
@@ -313,4 +314,13 @@ def test_a_bad_metrics_address_is_one_clear_line(make_desk: Callable[..., Desk])
     assert result.returncode == 1
     assert result.stderr.decode().splitlines()[-1] == (
         "postdesk: --metrics localhost: expected host:port such as 127.0.0.1:9108"
+    )
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = desk.run("serve", "--metrics", f"127.0.0.1:{port}", check=False)
+    assert result.returncode == 1
+    assert result.stderr.decode().splitlines()[-1] == (
+        f"postdesk: cannot listen for metrics on 127.0.0.1:{port}: [Errno 98] Address already in use"
     )
