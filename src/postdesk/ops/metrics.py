@@ -107,7 +107,13 @@ class QueueMetrics:
 def forward(queue: Queue[Any], target: Metrics) -> None:
     """Apply the events children put on QUEUE to TARGET until a None arrives."""
     while True:
-        item = queue.get()
+        try:
+            item = queue.get()
+        except (EOFError, OSError):  # the queue itself is gone: the desk is stopping
+            return
+        except Exception:  # a report cut short by a child killed mid-write
+            log.exception("a metrics report could not be read")
+            continue
         if item is None:
             return
         event, args = item
