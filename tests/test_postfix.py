@@ -8,6 +8,7 @@ from __future__ import annotations
 import email
 import email.policy
 import sqlite3
+import urllib.request
 from collections.abc import Callable
 
 from sqlalchemy import func, select
@@ -87,8 +88,13 @@ def test_pipe_into_mailgate_defers_while_the_store_is_unwritable(
 def test_lmtp_delivery_is_deferred_while_postdesk_is_down(
     make_desk: Callable[..., Desk], make_postfix: Callable[[], Postfix]
 ) -> None:
-    lmtp_port = free_port()
-    desk = make_desk({"ingest": {"lmtp": {"enabled": True, "host": "127.0.0.1", "port": lmtp_port}}})
+    lmtp_port, metrics_port = free_port(), free_port()
+    desk = make_desk(
+        {
+            "ingest": {"lmtp": {"enabled": True, "host": "127.0.0.1", "port": lmtp_port}},
+            "metrics": {"listen": f"127.0.0.1:{metrics_port}"},
+        }
+    )
     desk.start()
     postfix = make_postfix()
     postfix.configure(lmtp_mode(lmtp_port))
@@ -130,6 +136,11 @@ def test_lmtp_delivery_is_deferred_while_postdesk_is_down(
     with desk.store.read() as session:
         vias = session.execute(select(Inbound.via, func.count()).group_by(Inbound.via)).all()
     assert dict(vias) == {"lmtp": 3}
+    # Since the restart: one 451 and two stored over LMTP (the deferred one and the 451'd one).
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    assert 'postdesk_mails_received_total{listener="lmtp",outcome="tempfail"} 1.0' in text
+    assert 'postdesk_mails_received_total{listener="lmtp",outcome="stored"} 2.0' in text
 
 
 def test_outgoing_mail_is_relayed_by_postfix(
