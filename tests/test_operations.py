@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from conftest import Desk, free_port, make_mail
+from ops_support import require_sqlite
 from postdesk.ops.exporter import prometheus_metrics
 from postdesk.ops.metrics import QueueMetrics, forward
 from postdesk.store.models import Inbound, Message
@@ -96,6 +97,7 @@ def test_metrics_count_mail_stages_suppressions_and_queue_depths(make_desk: Call
 
 def test_healthz_fails_while_the_store_is_unreadable(make_desk: Callable[..., Desk]) -> None:
     desk, base = metric_desk(make_desk)
+    require_sqlite(desk)
     assert http_get(base + "/healthz") == (200, "ok\n")
     database = Path(desk.settings["store"]["url"].removeprefix("sqlite:///"))
     away = database.with_suffix(".away")
