@@ -89,6 +89,7 @@ def test_metrics_count_mail_stages_suppressions_and_queue_depths(make_desk: Call
     assert found[("postdesk_store_up", ())] == 1
     assert found[("postdesk_inbound_messages", (("status", "pending"),))] == 0
     assert found[("postdesk_inbound_messages", (("status", "failed"),))] == 0
+    assert found[("postdesk_inbound_oldest_pending_seconds", ())] == 0
     assert found[("postdesk_outbox_mails", (("status", "pending"),))] == 1
     assert found[("postdesk_outbox_mails", (("status", "failed"),))] == 0
     assert found[("postdesk_outbox_deliveries_total", (("outcome", "deferred"),))] == 1
@@ -326,3 +327,25 @@ def test_a_bad_metrics_address_is_one_clear_line(make_desk: Callable[..., Desk])
     assert result.stderr.decode().splitlines()[-1] == (
         f"postdesk: cannot listen for metrics on 127.0.0.1:{port}: [Errno 98] Address already in use"
     )
+
+
+def test_queue_depths_are_read_from_the_store_at_scrape(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from postdesk.ingest.spool import Received, spool_messages
+    from postdesk.store.migrate import upgrade
+    from postdesk.store.session import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'depths.db'}")
+    upgrade(store)
+    recorder = prometheus_metrics(store)
+    value = recorder.registry.get_sample_value
+    assert value("postdesk_inbound_messages", {"status": "pending"}) == 0
+    assert value("postdesk_inbound_oldest_pending_seconds") == 0
+    message = Received(
+        raw=b"Subject: x\r\n\r\nx\r\n", via="smtp", envelope_from="a@b.example", recipients=("s@d.example",)
+    )
+    spool_messages(store, [message, message], now=datetime.now(UTC) - timedelta(minutes=10))
+    assert value("postdesk_inbound_messages", {"status": "pending"}) == 2
+    assert 600 <= value("postdesk_inbound_oldest_pending_seconds") < 3600
+    store.dispose()
