@@ -27,8 +27,9 @@ class Desk:
         metrics = metrics or NoMetrics()
         return Processor(self.store, self.settings, self.secret, self.templates, metrics=metrics)
 
-    def sender(self) -> Sender:
-        return Sender(self.store, transport_for(self.settings.outbound), self.settings.outbound)
+    def sender(self, metrics: Metrics | None = None) -> Sender:
+        transport = transport_for(self.settings.outbound)
+        return Sender(self.store, transport, self.settings.outbound, metrics=metrics or NoMetrics())
 
 
 def open_desk(settings: Settings, *, migrate: bool = False, synchronous: str = "FULL") -> Desk:

@@ -66,6 +66,7 @@ def serve(ctx: Context, no_process: bool, no_send: bool, metrics_listen: str | N
     committed, the worker finishes its message, then all exit.
     """
     from postdesk.config.model import parse_listen
+    from postdesk.serve import ListenError
     from postdesk.serve import serve as run
 
     if metrics_listen:
@@ -73,13 +74,16 @@ def serve(ctx: Context, no_process: bool, no_send: bool, metrics_listen: str | N
             parse_listen(metrics_listen)
         except ValueError as error:
             fail(f"--metrics {metrics_listen}: {error}")
-    run(
-        ctx.desk(migrate=ctx.settings.store.auto_migrate),
-        process=not no_process,
-        send=not no_send,
-        log_format=ctx.log_format,
-        metrics_listen=metrics_listen,
-    )
+    try:
+        run(
+            ctx.desk(migrate=ctx.settings.store.auto_migrate),
+            process=not no_process,
+            send=not no_send,
+            log_format=ctx.log_format,
+            metrics_listen=metrics_listen,
+        )
+    except ListenError as error:
+        fail(str(error))
 
 
 @main.command()
