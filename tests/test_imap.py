@@ -412,3 +412,21 @@ def test_mail_stored_but_not_yet_moved_is_moved_not_stored_again(
     assert len(inbound_ids(desk)) == 4, "the three stored ones are not stored again"
     assert "3 message(s) were stored but not yet moved to 'Processed' (interrupted)" in log_of(desk)
     assert imap.count("INBOX") == 0
+
+
+def test_the_envelope_comes_from_the_delivering_servers_headers() -> None:
+    from postdesk.ingest.imap import _received
+
+    raw = (
+        b"Return-Path: <kim@customer.example>\r\n"
+        b"Delivered-To: support+10001-abc@example.com\r\n"
+        b"X-Original-To: Support@Example.com,\r\n other@example.com\r\n"
+        b"Subject: Re: [Ticket#10001]\r\n\r\n"
+        b"Delivered-To: not-a-header@body.example\r\n"
+    )
+    received = _received(raw, "imap:support")
+    assert received.envelope_from == "kim@customer.example"
+    assert received.recipients == ("support+10001-abc@example.com", "support@example.com", "other@example.com")
+    assert received.raw == raw and received.via == "imap:support"
+    bounce = _received(b"Return-Path: <>\nSubject: failure\n\nbody\n", "imap:support")
+    assert bounce.envelope_from == "" and bounce.recipients == ()
