@@ -426,7 +426,11 @@ def test_the_envelope_comes_from_the_delivering_servers_headers() -> None:
     )
     received = _received(raw, "imap:support")
     assert received.envelope_from == "kim@customer.example"
-    assert received.recipients == ("support+10001-abc@example.com", "support@example.com", "other@example.com")
+    assert received.recipients == (
+        "support+10001-abc@example.com",
+        "support@example.com",
+        "other@example.com",
+    )
     assert received.raw == raw and received.via == "imap:support"
     bounce = _received(b"Return-Path: <>\nSubject: failure\n\nbody\n", "imap:support")
     assert bounce.envelope_from == "" and bounce.recipients == ()
