@@ -244,14 +244,20 @@ def test_without_move_and_uidplus_never_expunges(
 # -- mistakes and refusals ------------------------------------------------
 
 
-def test_check_reports_capabilities_and_clear_errors(imap: Dovecot, make_desk: Callable[..., Desk]) -> None:
+def test_check_reports_capabilities_and_clear_errors(
+    imap: Dovecot, make_desk: Callable[..., Desk], tmp_path: Path
+) -> None:
     imap.append("INBOX", customer_mails(3, "check"))
+    secret = tmp_path / "imap-password"
+    secret.write_text(PASSWORD + "\n")
     desk = imap_desk(
         make_desk,
         mailbox(imap),
         mailbox(imap, name="wrongpw", password="not-the-password"),
         mailbox(imap, name="nofolder", folder="Nope"),
         mailbox(imap, name="tls", security="tls"),
+        mailbox(imap, name="viafile", password="", password_file=str(secret)),
+        mailbox(imap, name="nofile", password="", password_file=str(secret) + ".missing"),
     )
     ok = desk.run("imap", "check", "support")
     out = ok.stdout.decode()
@@ -274,6 +280,11 @@ def test_check_reports_capabilities_and_clear_errors(imap: Dovecot, make_desk: C
     tls = desk.run("imap", "check", "tls", check=False)
     assert tls.returncode == 1
     assert "TLS handshake failed" in tls.stderr.decode()
+
+    assert desk.json("imap", "check", "viafile")["waiting"] == 3
+    nofile = desk.run("imap", "check", "nofile", check=False)
+    assert nofile.returncode == 1
+    assert "cannot read password_file" in nofile.stderr.decode()
 
     unknown = desk.run("imap", "check", "other", check=False)
     assert "no [[ingest.imap]] mailbox named 'other'" in unknown.stderr.decode()
@@ -434,3 +445,37 @@ def test_the_envelope_comes_from_the_delivering_servers_headers() -> None:
     assert received.raw == raw and received.via == "imap:support"
     bounce = _received(b"Return-Path: <>\nSubject: failure\n\nbody\n", "imap:support")
     assert bounce.envelope_from == "" and bounce.recipients == ()
+
+
+def test_the_watchdog_drops_a_silent_connection_and_the_mailbox_reconnects(
+    imap: Dovecot, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """In-process: serve's supervision loop calls `watch`; here with a watchdog
+    of zero seconds, so the next look finds the mailbox 'silent'."""
+    from postdesk.config.model import ImapMailboxSettings
+    from postdesk.ingest.imap_runner import start_mailboxes
+    from postdesk.store.migrate import upgrade
+    from postdesk.store.session import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'watch.db'}")
+    upgrade(store)
+    caplog.set_level("INFO", logger="postdesk")
+    mailboxes = start_mailboxes([ImapMailboxSettings(**mailbox(imap))], store, on_stored=lambda: None)
+    try:
+        deadline = time.monotonic() + 30
+        while "IDLE" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "connected to" in caplog.text
+        mailboxes.watchdog_seconds = 0.0
+        time.sleep(0.2)
+        mailboxes.watch()
+        mailboxes.watchdog_seconds = 600.0
+        assert "no sign of life for" in caplog.text
+        imap.append("INBOX", customer_mails(1, "watchdog"))
+        while imap.count("Processed") < 1 and time.monotonic() < deadline + 30:
+            time.sleep(0.1)
+        assert imap.count("Processed") == 1
+        assert "connected again after 1 failed attempt(s)" in caplog.text
+    finally:
+        mailboxes.stop()
+        store.dispose()
