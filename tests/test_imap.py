@@ -161,6 +161,7 @@ def test_sigkill_during_a_500_mail_import_loses_and_doubles_nothing(
     ids = received_message_ids(desk)
     assert sorted(ids) == sorted(m["Message-ID"].strip("<>") for m in mails)
     assert ticket_count(desk) == 500
+    assert "messages waiting; importing in batches of 100" in log_of(desk)
     assert "interrupted" in log_of(desk) or len(inbound_ids(desk)) == 500
 
 
@@ -395,6 +396,11 @@ def test_clear_text_to_a_remote_host_is_a_config_error(
     result = doubled.run("imap", "status", check=False)
     assert "mailbox names must be unique; repeated: a" in result.stderr.decode()
     assert "hunter2-secret" not in result.stderr.decode()
+    circular = with_mailboxes(
+        make_desk(name="circular"), {"name": "a", "host": "127.0.0.1", "processed_folder": "INBOX"}
+    )
+    result = circular.run("imap", "status", check=False)
+    assert "processed_folder: must be another folder than folder = 'INBOX'" in result.stderr.decode()
 
 
 def test_mail_stored_but_not_yet_moved_is_moved_not_stored_again(

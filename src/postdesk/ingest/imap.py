@@ -63,6 +63,8 @@ class Reader:
     on_stored: Callable[[], None] = lambda: None
     # Called between batches, so a watchdog sees a long import is alive.
     heartbeat: Callable[[], None] = lambda: None
+    # Checked between batches: a stopping serve does not wait for a whole backlog.
+    stopping: Callable[[], bool] = lambda: False
     _warned: set[str] = field(default_factory=set, compare=False)
 
     @property
@@ -150,6 +152,9 @@ class Reader:
             )
         imported = refused = 0
         for chunk in _chunks(uids, BATCH_MESSAGES):
+            if self.stopping():
+                log.info("imap %s: stopping; %d of %d imported, the rest waits", self.name, imported, total)
+                break
             sizes = self._sizes(client, chunk)
             oversize = [uid for uid in chunk if sizes.get(uid, 0) > self.mailbox.max_message_bytes]
             if oversize:
