@@ -237,6 +237,27 @@ class LogSettings(Section):
     format: Literal["text", "json"] = "text"
 
 
+class MetricsSettings(Section):
+    # host:port of `serve`'s Prometheus /metrics and /healthz; "" = off.
+    # `postdesk serve --metrics HOST:PORT` overrides it.
+    listen: str = ""
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        if value:
+            parse_listen(value)
+        return value
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """"127.0.0.1:9108" -> ("127.0.0.1", 9108); ValueError with what is expected."""
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError("expected host:port such as 127.0.0.1:9108")
+    return host.strip("[]"), int(port)
+
+
 # A header name ("X-Asterisk-CallerID"); anything else in a voicemail source's
 # caller/caller_name/duration list is a regular expression over the mail's text.
 HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
@@ -573,6 +594,7 @@ class Settings(Section):
     templates: TemplatesSettings = TemplatesSettings()
     pipeline: PipelineSettings = PipelineSettings()
     log: LogSettings = LogSettings()
+    metrics: MetricsSettings = MetricsSettings()
     voicemail: VoicemailSettings = VoicemailSettings()
     queues: tuple[QueueSettings, ...] = ()
     triage: TriageSettings = TriageSettings()
