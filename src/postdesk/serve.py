@@ -1,7 +1,8 @@
 """`postdesk serve`: listeners, a pipeline worker and a sender, supervised.
 
 The listeners run on this process's asyncio loop with the spool writer
-thread beside them. The pipeline worker and the sender run in child
+thread beside them, and one thread per [[ingest.imap]] mailbox
+(ingest/imap_runner.py). The pipeline worker and the sender run in child
 processes: parsing mail is CPU work, and in the same process it would hold
 the interpreter lock the listeners need to answer SMTP sessions (measured:
 with the worker as a thread, ingest fell to a tenth; docs/benchmarks.md).

@@ -133,6 +133,14 @@ class ImapMailboxSettings(Section):
             )
         return value
 
+    @field_validator("processed_folder", "refused_folder")
+    @classmethod
+    def _another_folder(cls, value: str, info: ValidationInfo) -> str:
+        # Moving mail into the folder it is read from gives it a new UID: it would be read again forever.
+        if value and value == info.data.get("folder"):
+            raise ValueError(f"must be another folder than folder = {value!r} (or empty)")
+        return value
+
     @field_validator("password_file")
     @classmethod
     def _one_password_source(cls, value: str, info: ValidationInfo) -> str:
