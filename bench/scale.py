@@ -31,7 +31,6 @@ from ingest import run_bare, run_postdesk
 
 sys.path.insert(0, str(REPO / "tests"))
 from pg_support import create_database, drop_database, unreachable_reason  # noqa: E402
-
 from postdesk.app import open_desk  # noqa: E402
 from postdesk.config import load_settings  # noqa: E402
 from postdesk.ingest.spool import Received, spool_messages  # noqa: E402
@@ -73,7 +72,9 @@ def _worker(url: str, outbox: str, batch: int, go: Event, done: multiprocessing.
     desk.store.dispose()
 
 
-def pipeline_rate(url: str, mails: list[bytes], workers: int, batch: int = CLAIM_BATCH) -> tuple[float, float]:
+def pipeline_rate(
+    url: str, mails: list[bytes], workers: int, batch: int = CLAIM_BATCH
+) -> tuple[float, float]:
     """Messages/s of WORKERS processes over MAILS already in the spool at URL,
     and the workers' CPU milliseconds per message (what the load of other
     processes on the machine does not change)."""
@@ -116,7 +117,11 @@ def with_database(measure: Callable[[str], _R]) -> _R:
         drop_database(url)
 
 
-PG1, PG2, LITE = "pipeline PostgreSQL, 1 worker", "pipeline PostgreSQL, 2 workers", "pipeline SQLite, 1 worker"
+PG1, PG2, LITE = (
+    "pipeline PostgreSQL, 1 worker",
+    "pipeline PostgreSQL, 2 workers",
+    "pipeline SQLite, 1 worker",
+)
 BARE, INGEST = "ingest bare aiosmtpd", "ingest PostgreSQL (serve --no-process --no-send)"
 
 
