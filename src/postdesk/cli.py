@@ -22,6 +22,7 @@ from postdesk.store.migrate import (
 )
 from postdesk.store.queries import SORTS, STATUSES, list_tickets, ticket_detail
 from postdesk.store.session import Store, open_store
+from postdesk.templates import commands as template_commands
 from postdesk.voicemail import commands as voicemail_commands
 
 
@@ -267,3 +268,4 @@ for command in triage_commands.contacts_group.commands.values():
 main.add_command(triage_commands.stats)
 tickets.add_command(triage_commands.tickets_escalate)
 tickets.add_command(triage_commands.tickets_mark_feature)
+main.add_command(template_commands.templates_group)
