@@ -109,7 +109,7 @@ def messages(desk: Desk, number: int) -> list[dict[str, Any]]:
     with desk.store.read() as session:
         rows = session.execute(select(Message).where(Message.ticket_id == number).order_by(Message.id)).scalars()
         return [
-            {"kind": m.kind, "direction": m.direction, "to": m.to_email, "text": m.text, "defects": m.defects}
+            {"kind": m.kind, "direction": m.direction, "from": m.from_email, "to": m.to_email, "text": m.text, "defects": m.defects}
             for m in rows
         ]
 
