@@ -82,7 +82,9 @@ def processed(desk: Desk, count: int) -> None:
     desk.wait_until(done, what=f"{count} processed mails and an empty outbox queue")
 
 
-def reply_to(notification: EmailMessage, body: str, sender: str = f"Anna <{ANNA}>", **headers: str) -> EmailMessage:
+def reply_to(
+    notification: EmailMessage, body: str, sender: str = f"Anna <{ANNA}>", **headers: str
+) -> EmailMessage:
     """An agent's reply to NOTIFICATION as a mail client writes it: quoting the notification below."""
     reply = EmailMessage()
     reply["From"] = sender
@@ -92,7 +94,9 @@ def reply_to(notification: EmailMessage, body: str, sender: str = f"Anna <{ANNA}
     reply["In-Reply-To"] = notification["Message-ID"]
     reply["References"] = notification["Message-ID"]
     quoted = "\n".join(f"> {line}" for line in notification.get_content().splitlines())
-    reply.set_content(f"{body}\n\nAm 23.11.2026 um 10:00 schrieb Example Support <support@example.com>:\n{quoted}\n")
+    reply.set_content(
+        f"{body}\n\nAm 23.11.2026 um 10:00 schrieb Example Support <support@example.com>:\n{quoted}\n"
+    )
     for name, value in headers.items():
         reply[name.replace("_", "-")] = value
     return reply
@@ -107,9 +111,18 @@ def ticket(desk: Desk, number: int) -> Ticket:
 
 def messages(desk: Desk, number: int) -> list[dict[str, Any]]:
     with desk.store.read() as session:
-        rows = session.execute(select(Message).where(Message.ticket_id == number).order_by(Message.id)).scalars()
+        rows = session.execute(
+            select(Message).where(Message.ticket_id == number).order_by(Message.id)
+        ).scalars()
         return [
-            {"kind": m.kind, "direction": m.direction, "from": m.from_email, "to": m.to_email, "text": m.text, "defects": m.defects}
+            {
+                "kind": m.kind,
+                "direction": m.direction,
+                "from": m.from_email,
+                "to": m.to_email,
+                "text": m.text,
+                "defects": m.defects,
+            }
             for m in rows
         ]
 

@@ -49,16 +49,27 @@ def test_templates_list_and_render(make_desk, tmp_path) -> None:
     wait_mail_to(desk, ANNA)
     listed = desk.json("templates", "list")
     by_name = {row["name"]: row for row in listed}
-    for name in ("acknowledgement", "agent_notification", "agent_reply", "agent_command_error", "agent_howto", "bounce_notice"):
+    for name in (
+        "acknowledgement",
+        "agent_notification",
+        "agent_reply",
+        "agent_command_error",
+        "agent_howto",
+        "bounce_notice",
+    ):
         assert by_name[name]["languages"] == ["de", "en"]
     assert by_name["agent_reply"]["sources"]["en"].endswith("mytemplates/en/agent_reply.txt")
     assert by_name["agent_reply"]["sources"]["de"] == "built-in"
     shown = desk.run("templates", "render", "agent_notification", "--ticket", "10001").stdout.decode()
     assert shown.startswith("Subject: [Ticket#10001] Neues Ticket") and "Bitte helfen." in shown
     assert "support+10001-a" in shown
-    english = desk.run("templates", "render", "bounce_notice", "--ticket", "10001", "--lang", "en").stdout.decode()
+    english = desk.run(
+        "templates", "render", "bounce_notice", "--ticket", "10001", "--lang", "en"
+    ).stdout.decode()
     assert english.startswith("Subject: [Ticket#10001] Undeliverable")
-    overridden = desk.run("templates", "render", "agent_reply", "--ticket", "10001", "--lang", "en").stdout.decode()
+    overridden = desk.run(
+        "templates", "render", "agent_reply", "--ticket", "10001", "--lang", "en"
+    ).stdout.decode()
     assert overridden.startswith("Subject: Answer Ticket#10001") and "-- ops" in overridden
     ack = desk.run("templates", "render", "acknowledgement", "--ticket", "10001").stdout.decode()
     assert "10001" in ack

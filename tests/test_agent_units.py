@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from agents_support import AGENTS
 from postdesk.agents.auth import authenticated
 from postdesk.agents.commands import read_commands
 from postdesk.agents.directory import agents_to_notify, find_agents
@@ -11,7 +12,6 @@ from postdesk.config.model import Settings
 from postdesk.ingest.parse import parse_mail
 from postdesk.store.models import Ticket
 from triage_support import settings_from
-from agents_support import AGENTS
 
 SETTINGS = settings_from(AGENTS)
 
@@ -57,11 +57,20 @@ def mail_with(*results: str) -> bytes:
         (["mx.example.com; spf=pass smtp.mailfrom=example.com"], True),
         (["MX.EXAMPLE.COM 1; dkim=pass (good) header.d=Example.COM"], True),
         (["mx.example.com; dkim=pass header.d=evil.example"], False),
-        (["mx.example.com; dkim=fail header.d=example.com; spf=softfail smtp.mailfrom=anna@example.com"], False),
+        (
+            ["mx.example.com; dkim=fail header.d=example.com; spf=softfail smtp.mailfrom=anna@example.com"],
+            False,
+        ),
         (["evil.example; dkim=pass header.d=example.com"], False),
         (["mx.example.com; dmarc=pass header.from=example.com"], False),
         # Only the topmost header from the trusted server counts.
-        (["mx.example.com; dkim=fail header.d=example.com", "mx.example.com; dkim=pass header.d=example.com"], False),
+        (
+            [
+                "mx.example.com; dkim=fail header.d=example.com",
+                "mx.example.com; dkim=pass header.d=example.com",
+            ],
+            False,
+        ),
         ([], False),
     ],
 )
@@ -82,7 +91,13 @@ def test_who_is_notified() -> None:
 
 def test_agents_table_form_and_its_errors() -> None:
     settings = Settings.model_validate(
-        {"agents": {"require_auth_results": True, "trusted_authserv_id": "mx", "members": [{"email": "a@b.example"}]}}
+        {
+            "agents": {
+                "require_auth_results": True,
+                "trusted_authserv_id": "mx",
+                "members": [{"email": "a@b.example"}],
+            }
+        }
     )
     assert settings.agent_mail.require_auth_results and settings.agents[0].email == "a@b.example"
     with pytest.raises(ValueError, match="needs trusted_authserv_id"):

@@ -5,7 +5,19 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from agents_support import ANNA, BERT, KIM, kinds, mail_to, messages, processed, reply_to, start_agent_desk, ticket, wait_mail_to
+from agents_support import (
+    ANNA,
+    BERT,
+    KIM,
+    kinds,
+    mail_to,
+    messages,
+    processed,
+    reply_to,
+    start_agent_desk,
+    ticket,
+    wait_mail_to,
+)
 from conftest import make_mail
 from postdesk.store.models import Ticket
 from postdesk.threading.tokens import AGENT, make_token, reply_address
@@ -17,25 +29,36 @@ def agent_desk(make_desk):
 
 
 def open_ticket(desk, subject: str = "Passwort vergessen", sender: str = f"Kim Kunde <{KIM}>"):
-    customer_mail = make_mail(sender=sender, subject=subject, body="Ich komme nicht mehr in mein Konto.\nKim\n")
+    customer_mail = make_mail(
+        sender=sender, subject=subject, body="Ich komme nicht mehr in mein Konto.\nKim\n"
+    )
     desk.send(customer_mail, sender=sender.split("<")[-1].strip(">"))
     [notification] = wait_mail_to(desk, ANNA)
     return customer_mail, notification
 
 
-def test_agent_reply_reaches_the_customer_from_the_desk_threaded_without_quote_or_signature(agent_desk) -> None:
+def test_agent_reply_reaches_the_customer_from_the_desk_threaded_without_quote_or_signature(
+    agent_desk,
+) -> None:
     customer_mail, notification = open_ticket(agent_desk)
     assert "support+10001-a" in notification["Reply-To"]
     assert "Ich komme nicht mehr in mein Konto." in notification.get_content()
     assert "[Ticket#10001]" in notification["Subject"]
     reply = reply_to(
         notification,
-        "Hallo Kim,\n\nich habe Ihr Passwort zurückgesetzt.\n\nViele Grüße\nAnna\n-- \nAnna Agentin\nTel. +49 30 1234567",
+        "Hallo Kim,\n\nich habe Ihr Passwort zurückgesetzt.\n\n"
+        "Viele Grüße\nAnna\n-- \nAnna Agentin\nTel. +49 30 1234567",
     )
-    reply.add_attachment(b"%PDF-1.4 anleitung", maintype="application", subtype="pdf", filename="anleitung.pdf")
+    reply.add_attachment(
+        b"%PDF-1.4 anleitung", maintype="application", subtype="pdf", filename="anleitung.pdf"
+    )
     agent_desk.send(reply, sender=ANNA, recipients=(notification["Reply-To"],))
     answer = agent_desk.wait_until(
-        lambda: [m for m in mail_to(agent_desk, KIM) if "zurückgesetzt" in m.as_string() or m.get("Auto-Submitted") is None],
+        lambda: [
+            m
+            for m in mail_to(agent_desk, KIM)
+            if "zurückgesetzt" in m.as_string() or m.get("Auto-Submitted") is None
+        ],
         what="the agent's answer to the customer",
     )[0]
     raw = answer.as_bytes()
@@ -77,7 +100,11 @@ def test_every_command(agent_desk) -> None:
     processed(agent_desk, 2)
     changed = ticket(agent_desk, 10001)
     assert (changed.status, changed.assignee, changed.priority, changed.queue, changed.level) == (
-        "pending", BERT, "high", "billing", 2,
+        "pending",
+        BERT,
+        "high",
+        "billing",
+        2,
     )
     assert "agent_commands" in kinds(agent_desk, 10001)
     agent_desk.send(reply_to(notification, "#close"), sender=ANNA, recipients=to)
@@ -89,19 +116,34 @@ def test_every_command(agent_desk) -> None:
     # Command-only mail sent nothing to the customer: only the acknowledgement.
     assert len(mail_to(agent_desk, KIM)) == 1
     # A second ticket, from someone else, merged into the first.
-    agent_desk.send(make_mail(sender="Lou <lou@customer.example>", subject="Auch gesperrt"), sender="lou@customer.example")
+    agent_desk.send(
+        make_mail(sender="Lou <lou@customer.example>", subject="Auch gesperrt"), sender="lou@customer.example"
+    )
     # Ticket 10001 is assigned to Bert now, 10002 is new: Anna hears of it.
     second = agent_desk.wait_until(
-        lambda: [m for m in mail_to(agent_desk, ANNA) if "10002" in m["Subject"]], what="notification for 10002"
+        lambda: [m for m in mail_to(agent_desk, ANNA) if "10002" in m["Subject"]],
+        what="notification for 10002",
     )[0]
     agent_desk.send(reply_to(second, "#merge 10001"), sender=ANNA, recipients=(second["Reply-To"],))
     processed(agent_desk, 6)
     assert ticket(agent_desk, 10002).status == "closed"
     assert kinds(agent_desk, 10002) == []
-    assert any(m["kind"] == "customer" and m["from"] == "lou@customer.example" for m in messages(agent_desk, 10001))
+    assert any(
+        m["kind"] == "customer" and m["from"] == "lou@customer.example" for m in messages(agent_desk, 10001)
+    )
+    # Lou answers his acknowledgement (the merged ticket's reply address): it lands on 10001.
+    [lou_ack] = mail_to(agent_desk, "lou@customer.example")
+    lou_reply = make_mail(sender="Lou <lou@customer.example>", to=lou_ack["Reply-To"], subject="Re: gesperrt")
+    agent_desk.send(lou_reply, sender="lou@customer.example", recipients=(lou_ack["Reply-To"],))
+    processed(agent_desk, 7)
+    assert ticket(agent_desk, 10002).status == "closed" and kinds(agent_desk, 10002) == []
+    assert [m["from"] for m in messages(agent_desk, 10001)].count("lou@customer.example") == 2
     explained = agent_desk.json("triage", "explain", "10001")
     details = [step["detail"] for step in explained["steps"]]
-    assert "assigned to bert@example.com" in details and "ticket 10002 (lou@customer.example) merged into this one" in details
+    assert (
+        "assigned to bert@example.com" in details
+        and "ticket 10002 (lou@customer.example) merged into this one" in details
+    )
 
 
 @pytest.mark.parametrize(
@@ -120,7 +162,8 @@ def test_a_bad_command_runs_nothing_and_tells_the_agent_which_line(agent_desk, l
     body = f"#pending\n{line}\nHallo Kim, das ist erledigt."
     agent_desk.send(reply_to(notification, body), sender=ANNA, recipients=(notification["Reply-To"],))
     error = agent_desk.wait_until(
-        lambda: [m for m in mail_to(agent_desk, ANNA) if "Befehlsfehler" in m["Subject"]], what="the error reply"
+        lambda: [m for m in mail_to(agent_desk, ANNA) if "Befehlsfehler" in m["Subject"]],
+        what="the error reply",
     )[0]
     text = error.get_content()
     assert f"Zeile 2: {line}" in text and why in text
@@ -153,7 +196,11 @@ def test_forged_agent_mail_posts_nothing_and_runs_nothing(agent_desk) -> None:
     attempts = [
         (forged_reply(notification, bert_token), ANNA, bert_token),  # right From, another agent's token
         (forged_reply(notification, wrong_ticket), ANNA, wrong_ticket),  # token moved to another ticket
-        (forged_reply(notification, anna_token, sender="Mallory <mallory@evil.example>"), "mallory@evil.example", anna_token),
+        (
+            forged_reply(notification, anna_token, sender="Mallory <mallory@evil.example>"),
+            "mallory@evil.example",
+            anna_token,
+        ),
     ]
     for mail, envelope_from, rcpt in attempts:
         agent_desk.send(mail, sender=envelope_from, recipients=(rcpt,))
@@ -163,7 +210,11 @@ def test_forged_agent_mail_posts_nothing_and_runs_nothing(agent_desk) -> None:
     processed(agent_desk, 5)
     # The moved token names no ticket: nothing to keep it on but the spool (logged).
     assert_nothing_done(agent_desk, expected_quarantined=3)
-    howto = [m for m in mail_to(agent_desk, ANNA) if "Antwortadresse" in m.get_content() and "nicht abgelegt" in m["Subject"]]
+    howto = [
+        m
+        for m in mail_to(agent_desk, ANNA)
+        if "Antwortadresse" in m.get_content() and "nicht abgelegt" in m["Subject"]
+    ]
     assert len(howto) == 1
     assert "quarantined" in agent_desk.log.read_text()
 

@@ -1,7 +1,7 @@
 """The pipeline: the ordered stages every received message runs through.
 
     parse → classify                                          (before the transaction)
-    → voicemail → skip repeated delivery → agent mail → thread → bounce → triage
+    → voicemail → skip repeated delivery → agent mail → thread → follow merges → bounce → triage
     → store → voicemail-file → learn-phones → feature requests → respond → notify agents
 
 `PREPARE` stages read only the message and the settings; they run before
@@ -28,6 +28,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from postdesk.agents.inbound import agent_mail
+from postdesk.agents.merge import follow_merges
 from postdesk.agents.notify import notify_agents
 from postdesk.config.model import Settings
 from postdesk.features import collect_feature_request
@@ -56,6 +57,7 @@ STAGES: Sequence[tuple[str, Stage]] = (
     ("skip-repeated-delivery", ingest.skip_repeated_delivery),
     ("agent-mail", agent_mail),
     ("thread", thread),
+    ("follow-merges", follow_merges),
     ("bounce", attach_bounce),
     ("triage", triage),
     ("store", record),

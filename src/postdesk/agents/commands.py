@@ -125,7 +125,9 @@ def _conflicts(commands: list[Command]) -> list[Problem]:
         earlier = seen.get(group)
         if earlier is not None:
             problems.append(
-                Problem(command.line, command.text, f"contradicts or repeats line {earlier.line} ({earlier.text})")
+                Problem(
+                    command.line, command.text, f"contradicts or repeats line {earlier.line} ({earlier.text})"
+                )
             )
         else:
             seen[group] = command
@@ -163,17 +165,26 @@ def run_commands(
     """
     done = []
     for command in sorted(commands, key=lambda c: c.name == "merge"):
-        detail = _run_one(session, settings, ticket, command, now)
+        detail = _run_one(session, settings, ticket, command, agent, now)
         if detail:
             session.add(
-                TriageEvent(ticket_id=ticket.id, created_at=now, step="agent", name=agent.email, detail=detail)
+                TriageEvent(
+                    ticket_id=ticket.id, created_at=now, step="agent", name=agent.email, detail=detail
+                )
             )
             done.append(detail)
     ticket.updated_at = now
     return done
 
 
-def _run_one(session: Session, settings: Settings, ticket: Ticket, command: Command, now: datetime) -> str:
+def _run_one(
+    session: Session,
+    settings: Settings,
+    ticket: Ticket,
+    command: Command,
+    agent: AgentSettings,
+    now: datetime,
+) -> str:
     name, value = command.name, command.value
     if name == "close":
         ticket.status, ticket.closed_at = "closed", now
@@ -195,6 +206,6 @@ def _run_one(session: Session, settings: Settings, ticket: Ticket, command: Comm
         before, ticket.level = ticket.level, int(value)
         return f"level {before} → {ticket.level}"
     if name == "merge":
-        merge_into(session, ticket, session.get_one(Ticket, int(value)), now)
+        merge_into(session, ticket, session.get_one(Ticket, int(value)), now, by=agent.email)
         return f"merged into ticket {value}"
     return ""  # note: nothing to change on the ticket

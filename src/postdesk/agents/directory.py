@@ -20,7 +20,9 @@ def find_agents(settings: Settings, who: str) -> list[AgentSettings]:
     by_address = [agent for agent in settings.agents if agent.email.lower() == wanted]
     if by_address:
         return by_address
-    return [agent for agent in settings.agents if agent.name and " ".join(agent.name.split()).lower() == wanted]
+    return [
+        agent for agent in settings.agents if agent.name and " ".join(agent.name.split()).lower() == wanted
+    ]
 
 
 def works_queue(agent: AgentSettings, queue: str) -> bool:

@@ -23,6 +23,7 @@ from postdesk.agents.auth import authenticated
 from postdesk.agents.commands import Problem, check_in_store, read_commands, run_commands
 from postdesk.agents.directory import agent_by_address
 from postdesk.agents.mailing import COMMAND_ERROR_KIND, HOWTO_KIND, mail_agent, ticket_tag
+from postdesk.agents.merge import merged_target
 from postdesk.agents.reply import answer_customer
 from postdesk.config.model import AgentSettings
 from postdesk.ingest.classify import MailKind
@@ -77,7 +78,8 @@ def _to_reply_address(
         problem = "" if verdict.passed else f"not authenticated: {verdict.reason}"
     if problem or ticket is None or agent is None:
         return _quarantine(work, env, ticket.id if ticket else None, problem, "reply_token")
-    return _act(work, env, ticket, agent)
+    # A reply to a merged ticket's notification works on the ticket it was merged into.
+    return _act(work, env, env.session.get_one(Ticket, merged_target(env.session, ticket.id)), agent)
 
 
 def _from_agent_without_token(work: Work, env: StageEnv, agent: AgentSettings) -> Work:
@@ -156,12 +158,16 @@ def _act(work: Work, env: StageEnv, ticket: Ticket, agent: AgentSettings) -> Wor
     if kind == REPLIED:
         # Files go along; inline parts (signature logos) belong to the agent's HTML, which is not sent.
         files = tuple(a for a in mail.attachments if not a.inline)
-        answer_customer(env.session, env.settings, env.templates, env.secret, ticket, agent, read.text, files, env.now)
+        answer_customer(
+            env.session, env.settings, env.templates, env.secret, ticket, agent, read.text, files, env.now
+        )
         said.append("reply sent to the customer")
     elif kind == NOTE:
         said.append("internal note")
     said += run_commands(env.session, env.settings, ticket, read.commands, agent, env.now)
-    return replace(stored, finished=f"agent {agent.email} on ticket {ticket.id}: {'; '.join(said) or 'nothing to do'}")
+    return replace(
+        stored, finished=f"agent {agent.email} on ticket {ticket.id}: {'; '.join(said) or 'nothing to do'}"
+    )
 
 
 def _report_problems(env: StageEnv, ticket: Ticket, agent: AgentSettings, problems: list[Problem]) -> None:

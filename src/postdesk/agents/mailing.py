@@ -47,7 +47,9 @@ def mail_agent(
 ) -> Outgoing:
     """Render TEMPLATE for AGENT (in the desk's language) and queue it; returns the mail."""
     desk = settings.desk
-    rendered = templates.render(template, desk.language, desk_name=desk.name, agent_name=agent.name, **context)
+    rendered = templates.render(
+        template, desk.language, desk_name=desk.name, agent_name=agent.name, **context
+    )
     mail = Outgoing(
         from_name=desk.name,
         from_address=desk.address,

@@ -26,7 +26,9 @@ from postdesk.stage import StageEnv, Work
 from postdesk.store.models import Message, Outbox, Ticket
 
 RETURNED_PARTS = frozenset({"message/rfc822", "text/rfc822-headers", "message/rfc822-headers"})
-_MESSAGE_ID_FIELD = re.compile(r"^\s*message-id:\s*<?([^\s<>]+@[^\s<>]+?)>?\s*$", re.IGNORECASE | re.MULTILINE)
+_MESSAGE_ID_FIELD = re.compile(
+    r"^\s*message-id:\s*<?([^\s<>]+@[^\s<>]+?)>?\s*$", re.IGNORECASE | re.MULTILINE
+)
 _ANY_ID = re.compile(r"<([^\s<>@]+@[^\s<>]+)>")
 _ENHANCED = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
 _REPLY_CODE = re.compile(r"\b([45][0-5]\d)[ -]")
@@ -82,7 +84,10 @@ def _candidates(mail: Mail) -> Iterator[str]:
         value = str(headers.get("message-id", "")).strip()
         if value:
             yield value.strip("<>")
-    texts = [mail.text, *(a.data.decode("utf-8", "replace") for a in mail.attachments if _textual(a.content_type))]
+    texts = [
+        mail.text,
+        *(a.data.decode("utf-8", "replace") for a in mail.attachments if _textual(a.content_type)),
+    ]
     for text in texts:
         yield from (match[1] for match in _MESSAGE_ID_FIELD.finditer(text))
     for text in texts:
@@ -114,7 +119,9 @@ def bounce_facts(mail: Mail) -> BounceFacts:
     if not _ENHANCED.fullmatch(status):
         found = _ENHANCED.search(text) or _REPLY_CODE.search(text)
         status = found[1] if found else "unknown"
-    diagnostic = fields.get("diagnostic-code", "").partition(";")[2].strip() or fields.get("diagnostic-code", "")
+    diagnostic = fields.get("diagnostic-code", "").partition(";")[2].strip() or fields.get(
+        "diagnostic-code", ""
+    )
     recipient = fields.get("final-recipient", "").partition(";")[2].strip()
     return BounceFacts(status=status, diagnostic=diagnostic[:500], recipient=recipient)
 

@@ -53,7 +53,12 @@ def enqueue(
 
 
 def _outbox_row(
-    mail: Outgoing, ticket_id: int | None, message_row_id: int | None, kind: str, envelope_from: str, now: datetime
+    mail: Outgoing,
+    ticket_id: int | None,
+    message_row_id: int | None,
+    kind: str,
+    envelope_from: str,
+    now: datetime,
 ) -> Outbox:
     return Outbox(
         ticket_id=ticket_id,

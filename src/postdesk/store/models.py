@@ -339,3 +339,15 @@ class FeatureAsk(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     # The request's status when this ask came in: a "rejected" here is a customer asking again.
     status_then: Mapped[str] = mapped_column(String(16), default="new")
+
+
+class TicketMerge(Base):
+    """A ticket an agent merged into another (``#merge``): mail for it goes to the other one."""
+
+    __tablename__ = "ticket_merges"
+
+    source_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), primary_key=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    merged_at: Mapped[datetime]
+    # The agent's address (or "cli").
+    merged_by: Mapped[str] = mapped_column(String(320), default="")

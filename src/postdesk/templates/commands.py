@@ -31,7 +31,9 @@ def templates_list(ctx: Context, as_json: bool) -> None:
         {
             "name": name,
             "languages": templates.languages_of(name),
-            "sources": {language: templates.source(name, language) for language in templates.languages_of(name)},
+            "sources": {
+                language: templates.source(name, language) for language in templates.languages_of(name)
+            },
         }
         for name in templates.names()
     ]
@@ -46,7 +48,9 @@ def templates_list(ctx: Context, as_json: bool) -> None:
 
 @templates_group.command("render")
 @click.argument("name")
-@click.option("--ticket", "number", type=int, required=True, help="Fill the template with this ticket's facts.")
+@click.option(
+    "--ticket", "number", type=int, required=True, help="Fill the template with this ticket's facts."
+)
 @click.option("--lang", type=click.Choice(LANGUAGES), help="Language (default: the one the desk would use).")
 @pass_context
 def templates_render(ctx: Context, name: str, number: int, lang: str | None) -> None:

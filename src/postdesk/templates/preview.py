@@ -34,11 +34,19 @@ def preview_context(
     session: Session, settings: Settings, secret: bytes, ticket: Ticket, language: str, now: datetime
 ) -> dict[str, Any]:
     desk = settings.desk
-    first = session.execute(
-        select(Message).where(Message.ticket_id == ticket.id, Message.direction == "in").order_by(Message.id)
-    ).scalars().first()
-    agent = settings.agents[0] if settings.agents else AgentSettings(
-        email=f"agent@{desk.address.rpartition('@')[2]}", name="Agent"
+    first = (
+        session.execute(
+            select(Message)
+            .where(Message.ticket_id == ticket.id, Message.direction == "in")
+            .order_by(Message.id)
+        )
+        .scalars()
+        .first()
+    )
+    agent = (
+        settings.agents[0]
+        if settings.agents
+        else AgentSettings(email=f"agent@{desk.address.rpartition('@')[2]}", name="Agent")
     )
     tag = f"{desk.ticket_tag}{ticket.number}"
     context: dict[str, Any] = {
@@ -67,7 +75,9 @@ def preview_context(
         "text": "(preview: the agent's text)",
         "attachments": [],
         "event": "new",
-        "problems": [{"line": 1, "text": "#priority sky-high", "why": "#priority needs low, normal, high or urgent"}],
+        "problems": [
+            {"line": 1, "text": "#priority sky-high", "why": "#priority needs low, normal, high or urgent"}
+        ],
         "recipient": ticket.contact.email,
         "status_code": "5.1.1",
         "diagnostic": "(preview: the remote server's reason)",
