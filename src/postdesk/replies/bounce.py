@@ -66,14 +66,19 @@ def attach_bounce(work: Work, env: StageEnv) -> Work:
 
 
 def returned_message_ids(mail: Mail) -> list[str]:
-    """Message-IDs the report may refer to, the likeliest first (the returned part's own header)."""
+    """Message-IDs the report may refer to, the likeliest first (the returned part's own header).
+
+    The report's own Message-ID comes last: some mail systems give their
+    report the returned mail's id, and it can only match mail we sent.
+    """
     found: dict[str, None] = {}
-    own = mail.message_id
     for candidate in _candidates(mail):
-        if candidate != own:
+        if candidate != mail.message_id:
             found.setdefault(candidate, None)
         if len(found) >= MAX_CANDIDATES:
             break
+    if mail.message_id:
+        found.setdefault(mail.message_id, None)
     return list(found)
 
 
