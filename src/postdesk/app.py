@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from postdesk.config.model import Settings
+from postdesk.ops.metrics import Metrics, NoMetrics
 from postdesk.pipeline import Processor
 from postdesk.replies.delivery import Sender, transport_for
 from postdesk.store.meta import generated_secret
@@ -22,8 +23,9 @@ class Desk:
     secret: bytes
     templates: MailTemplates
 
-    def processor(self) -> Processor:
-        return Processor(self.store, self.settings, self.secret, self.templates)
+    def processor(self, metrics: Metrics | None = None) -> Processor:
+        metrics = metrics or NoMetrics()
+        return Processor(self.store, self.settings, self.secret, self.templates, metrics=metrics)
 
     def sender(self) -> Sender:
         return Sender(self.store, transport_for(self.settings.outbound), self.settings.outbound)
