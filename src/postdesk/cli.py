@@ -24,6 +24,7 @@ from postdesk.store.migrate import (
 )
 from postdesk.store.queries import SORTS, STATUSES, list_tickets, ticket_detail
 from postdesk.store.session import Store, open_store
+from postdesk.templates import commands as template_commands
 from postdesk.voicemail import commands as voicemail_commands
 
 
@@ -290,3 +291,4 @@ tickets.add_command(triage_commands.tickets_mark_feature)
 main.add_command(imap_commands.imap_group)
 main.add_command(ops_commands.inbound_group)
 main.add_command(ops_commands.outbox_group)
+main.add_command(template_commands.templates_group)

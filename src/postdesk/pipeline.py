@@ -1,8 +1,8 @@
 """The pipeline: the ordered stages every received message runs through.
 
     parse → classify                                          (before the transaction)
-    → voicemail → skip repeated delivery → thread → triage
-    → store → voicemail-file → learn-phones → feature requests → respond
+    → voicemail → skip repeated delivery → agent mail → thread → follow merges → bounce → triage
+    → store → voicemail-file → learn-phones → feature requests → respond → notify agents
 
 `PREPARE` stages read only the message and the settings; they run before
 the message's transaction opens, so the database's write lock (SQLite has
@@ -29,11 +29,15 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
+from postdesk.agents.inbound import agent_mail
+from postdesk.agents.merge import follow_merges
+from postdesk.agents.notify import notify_agents
 from postdesk.config.model import Settings
 from postdesk.features import collect_feature_request
 from postdesk.ingest import stages as ingest
 from postdesk.ops.metrics import Metrics, NoMetrics
 from postdesk.replies.acknowledge import acknowledge
+from postdesk.replies.bounce import attach_bounce
 from postdesk.response_times import TypicalWaits
 from postdesk.stage import InboundMessage, PureStage, Stage, StageEnv, Work
 from postdesk.store.models import Inbound
@@ -54,13 +58,17 @@ PREPARE: Sequence[tuple[str, PureStage]] = (
 STAGES: Sequence[tuple[str, Stage]] = (
     ("voicemail", voicemail.recognise_voicemail),
     ("skip-repeated-delivery", ingest.skip_repeated_delivery),
+    ("agent-mail", agent_mail),
     ("thread", thread),
+    ("follow-merges", follow_merges),
+    ("bounce", attach_bounce),
     ("triage", triage),
     ("store", record),
     ("voicemail-file", voicemail.file_voicemail),
     ("learn-phones", voicemail.learn_phones),
     ("feature-requests", collect_feature_request),
     ("respond", acknowledge),
+    ("notify-agents", notify_agents),
 )
 
 

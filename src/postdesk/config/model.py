@@ -556,6 +556,45 @@ class AgentSettings(Section):
         return _check_address(value)
 
 
+class AgentMailSettings(Section):
+    """How mail from agents is trusted (docs/agents.md).
+
+    Written as ``[agent_mail]``, or as ``[agents]`` when the agents
+    themselves are listed as ``[[agents.members]]`` (TOML cannot have both
+    a ``[agents]`` table and ``[[agents]]`` entries).
+    """
+
+    # Agent mail counts only with an Authentication-Results header from
+    # trusted_authserv_id showing dkim=pass or spf=pass for the agent's domain.
+    require_auth_results: bool = False
+    # The authserv-id your border MTA writes into Authentication-Results.
+    trusted_authserv_id: str = ""
+    # Mail from an agent's address to the plain desk address opens a ticket;
+    # false: the agent gets a short mail explaining how to reply instead.
+    agents_may_open_tickets: bool = False
+
+    @model_validator(mode="after")
+    def _trusted_id_given(self) -> AgentMailSettings:
+        if self.require_auth_results and not self.trusted_authserv_id.strip():
+            raise ValueError("require_auth_results = true needs trusted_authserv_id (your MX's authserv-id)")
+        return self
+
+
+# Keys of the `[agents]` table form; its agents are `[[agents.members]]`.
+AGENTS_TABLE_MEMBERS = "members"
+
+
+def agents_table_form(data: Any) -> Any:
+    """Read ``[agents]`` + ``[[agents.members]]`` as ``[[agents]]`` + ``[agent_mail]``."""
+    if not isinstance(data, dict) or not isinstance(data.get("agents"), dict):
+        return data
+    if "agent_mail" in data:
+        raise ValueError("agents: give the agent mail options in [agents] or in [agent_mail], not both")
+    options = dict(data["agents"])
+    members = options.pop(AGENTS_TABLE_MEMBERS, [])
+    return {**data, "agents": members, "agent_mail": options}
+
+
 def check_triage_references(settings: Settings) -> None:
     """Every queue that rules, agents and triage name must exist; names and addresses are unique."""
     configured = [queue.name for queue in settings.queues]
@@ -601,6 +640,12 @@ class Settings(Section):
     sla: SlaSettings = SlaSettings()
     features: FeatureSettings = FeatureSettings()
     agents: tuple[AgentSettings, ...] = ()
+    agent_mail: AgentMailSettings = AgentMailSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _agents_as_table(cls, data: Any) -> Any:
+        return agents_table_form(data)
 
     @model_validator(mode="after")
     def _triage_names_exist(self) -> Settings:

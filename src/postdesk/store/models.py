@@ -359,3 +359,15 @@ class ImapMailboxState(Base):
     imported: Mapped[int] = mapped_column(BigInteger, default=0)
     refused: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime]
+
+
+class TicketMerge(Base):
+    """A ticket an agent merged into another (``#merge``): mail for it goes to the other one."""
+
+    __tablename__ = "ticket_merges"
+
+    source_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), primary_key=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    merged_at: Mapped[datetime]
+    # The agent's address (or "cli").
+    merged_by: Mapped[str] = mapped_column(String(320), default="")
