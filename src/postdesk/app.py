@@ -4,9 +4,11 @@ per process and handed to whatever runs (CLI command, listener, worker)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from postdesk.config.model import Settings
+from postdesk.dedupe.stage import new_index
 from postdesk.pipeline import Processor
 from postdesk.replies.delivery import Sender, transport_for
 from postdesk.store.meta import generated_secret
@@ -23,7 +25,11 @@ class Desk:
     templates: MailTemplates
 
     def processor(self) -> Processor:
-        return Processor(self.store, self.settings, self.secret, self.templates)
+        """A pipeline worker, with the dedupe index built from the store."""
+        index = new_index(self.settings, is_sqlite=self.store.is_sqlite)
+        with self.store.read() as session:
+            index.load(session, datetime.now(UTC))
+        return Processor(self.store, self.settings, self.secret, self.templates, dedupe_index=index)
 
     def sender(self) -> Sender:
         return Sender(self.store, transport_for(self.settings.outbound), self.settings.outbound)

@@ -1,8 +1,8 @@
 """The pipeline: the ordered stages every received message runs through.
 
     parse → classify                                          (before the transaction)
-    → voicemail → skip repeated delivery → thread → triage
-    → store → voicemail-file → learn-phones → feature requests → respond
+    → voicemail → skip repeated delivery → thread → dedupe → triage
+    → store → dedupe-file → voicemail-file → learn-phones → feature requests → respond
 
 `PREPARE` stages read only the message and the settings; they run before
 the message's transaction opens, so the database's write lock (SQLite has
@@ -28,6 +28,8 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from postdesk.config.model import Settings
+from postdesk.dedupe import stage as dedupe
+from postdesk.dedupe.index import CandidateIndex
 from postdesk.features import collect_feature_request
 from postdesk.ingest import stages as ingest
 from postdesk.replies.acknowledge import acknowledge
@@ -52,8 +54,10 @@ STAGES: Sequence[tuple[str, Stage]] = (
     ("voicemail", voicemail.recognise_voicemail),
     ("skip-repeated-delivery", ingest.skip_repeated_delivery),
     ("thread", thread),
+    ("dedupe", dedupe.dedupe),
     ("triage", triage),
     ("store", record),
+    ("dedupe-file", dedupe.file_dedupe),
     ("voicemail-file", voicemail.file_voicemail),
     ("learn-phones", voicemail.learn_phones),
     ("feature-requests", collect_feature_request),
@@ -84,6 +88,8 @@ class Processor:
     secret: bytes
     templates: MailTemplates
     typical_waits: TypicalWaits = field(default_factory=TypicalWaits)
+    # The dedupe stage's candidate index, kept across messages (None: read per message).
+    dedupe_index: CandidateIndex | None = None
 
     def process_next(self) -> Work | None:
         """Claim one pending message and process it; None when there is none."""
@@ -101,7 +107,9 @@ class Processor:
                 # Another worker took the peeked message meanwhile: look again.
                 return None if peeked is None else self.process_next()
             now = datetime.now(UTC)
-            env = StageEnv(session, self.settings, now, self.secret, self.templates, self.typical_waits)
+            env = StageEnv(
+                session, self.settings, now, self.secret, self.templates, self.typical_waits, self.dedupe_index
+            )
             try:
                 with session.begin_nested():
                     work = prepared or prepare(Work(inbound=inbound), self.settings)
