@@ -19,14 +19,15 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from postdesk.dedupe.normalise import NormalMail, identifiers
+from postdesk.config.model import DedupeRule
+from postdesk.dedupe.normalise import NormalMail
 from postdesk.store.models import DedupeEntry
 
 # Words too short or too common in support mail to say what a mail is about.
@@ -39,6 +40,8 @@ STOPWORDS = frozenset(
     der die das und ist ich nicht ein eine einen einem mit von für auf den dem des sie wir ihr
     mein meine meinen bitte danke hallo sehr habe hat haben wird kann können noch schon seit
     auch aber oder wie was wenn dass bei nach aus zum zur uns ihnen ihre ihrem ihren mir mich
+    meines meinem meiner möchte würde gern gerne dafür da dort hier wo finde geht ich es ist
+    would like want need can't don't i'm its it's where which then than very some more
     """.split()
 )
 # How many of a new mail's rarest words look up other mails, and how many of those get scored.
@@ -194,7 +197,10 @@ class CandidateIndex:
         return iter(self._entries.values())
 
 
-def entries_from(rows: Iterable[DedupeEntry]) -> list[Entry]:
-    return [
-        Entry(r.id, r.ticket_id, r.sender, r.created_at, NormalMail(r.subject, r.body, r.quoted)) for r in rows
-    ]
+def proposed(index: CandidateIndex, rule: DedupeRule, mail: NormalMail, sender: str, now: datetime) -> list[Entry]:
+    """The earlier mails RULE scores for a new MAIL from SENDER: the sender's own for
+    ``same_sender``; for ``anyone``, other senders' mails that share rare words with it."""
+    since = now - rule.window_delta
+    if rule.scope == "same_sender":
+        return index.same_sender(sender, since)
+    return index.similar(mail, since, exclude_sender=sender)

@@ -54,8 +54,18 @@ _DATE_OR_TIME = re.compile(
     r"(?<![\w-])(?:\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,2}:\d{2}|(?:19|20)\d{2})(?![\w-])"
 )
 _WORD = re.compile(r"[^\W_]+(?:[-'.][^\W_]+)*", re.UNICODE)
-# Invoice, contract, order and customer numbers: a mail naming another one is another concern.
-_IDENTIFIER = re.compile(r"\b(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,}\b", re.I)
+# Invoice, contract, order and customer numbers (four digits or more): a mail naming another
+# one is about another thing.
+_IDENTIFIER = re.compile(r"\b(?=(?:[A-Z-]*\d){4})[A-Z0-9][A-Z0-9-]{3,}\b", re.I)
+# Sentences a customer adds when chasing ("still no answer", "I already wrote"): they say
+# nothing about the concern and would make a repeat read unlike its original.
+_CHASING = re.compile(
+    r"[^.!?\n]*\b(?:keine\s+antwort|noch\s+nichts\s+gehört|warte\w*\s+(?:\w+\s+){0,5}(?:antwort|rückmeldung)|"
+    r"bereits\s+(?:\w+\s+){0,4}geschrieben|schon\s+(?:\w+\s+){0,4}geschrieben|melden\s+sie\s+sich|"
+    r"no\s+(?:answer|reply|response)|still\s+waiting|already\s+(?:wrote|sent|written)|"
+    r"get\s+back\s+to\s+me|waiting\s+for\s+(?:an?\s+)?(?:answer|reply|response))\b[^.!?\n]*[.!?]*",
+    re.I,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +108,7 @@ def normalise_body(text: str, ticket_tag: str = "Ticket#") -> str:
     closing = _CLOSING.search(text)
     if closing and closing.start() > 0:
         text = text[: closing.start()]
-    return _words(_URGENCY.sub(" ", text))
+    return _words(_URGENCY.sub(" ", _CHASING.sub(" ", text)))
 
 
 def identifiers(text: str) -> frozenset[str]:

@@ -16,7 +16,7 @@ from datetime import datetime
 from rapidfuzz import fuzz
 
 from postdesk.config.model import DedupeRule
-from postdesk.dedupe.index import Entry
+from postdesk.dedupe.index import STOPWORDS, Entry
 from postdesk.dedupe.normalise import NormalMail
 
 # A repeat that only says "any news? see below" is compared on the mail it quotes or forwards.
@@ -65,7 +65,9 @@ class Decision:
 
 
 def compared_text(mail: NormalMail, fields: Sequence[str]) -> str:
-    return " ".join(mail.field(name) for name in fields if mail.field(name))
+    """The rule's fields, joined, without stopwords (they make any two mails of one language alike)."""
+    text = " ".join(mail.field(name) for name in fields if mail.field(name))
+    return " ".join(word for word in text.split() if len(word) > 2 and word not in STOPWORDS)
 
 
 def score_pair(rule: DedupeRule, new: NormalMail, earlier: NormalMail) -> tuple[float, str]:

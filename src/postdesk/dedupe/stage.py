@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from postdesk.config.model import DedupeRule, Settings
 from postdesk.dedupe.clusters import join_cluster
-from postdesk.dedupe.index import CandidateIndex, Entry
+from postdesk.dedupe.index import CandidateIndex, Entry, proposed
 from postdesk.dedupe.normalise import NormalMail, normalise_mail
 from postdesk.dedupe.rules import Decision, Pending, decide
 from postdesk.replies.compose import Outgoing, new_message_id
@@ -71,20 +71,12 @@ def decide_for(
 ) -> Decision:
     """The rules' decision, with each candidate's ticket and status read from the store."""
     now = env.now
-    proposed: dict[DedupeRule, list[Entry]] = {}
-    for rule in rules:
-        since = now - rule.window_delta
-        if rule.scope == "same_sender":
-            proposed[rule] = index.same_sender(sender, since)
-        else:
-            proposed[rule] = index.similar(normal, since, exclude_sender=sender)
-    facts = _facts(env, {e.id for entries in proposed.values() for e in entries})
+    found = {rule.name: proposed(index, rule, normal, sender, now) for rule in rules}
+    facts = _facts(env, {e.id for entries in found.values() for e in entries})
 
     def current(rule: DedupeRule) -> list[Entry]:
         # The store knows where each mail is now (an unmerge moves it); gone rows are dropped.
-        return [
-            replace(e, ticket_id=facts[e.id][0]) for e in proposed[rule] if e.id in facts
-        ]
+        return [replace(e, ticket_id=facts[e.id][0]) for e in found[rule.name] if e.id in facts]
 
     def allowed(rule: DedupeRule, entry: Entry) -> str:
         _ticket_id, status, removed = facts[entry.id]
