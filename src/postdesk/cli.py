@@ -12,6 +12,7 @@ import click
 
 from postdesk import __version__, pipeline, triage_commands
 from postdesk.clikit import Context, fail, pass_context, print_json
+from postdesk.dedupe import commands as dedupe_commands
 from postdesk.ingest import mailgate as gate
 from postdesk.store.migrate import (
     SchemaOutOfDate,
@@ -267,3 +268,6 @@ for command in triage_commands.contacts_group.commands.values():
 main.add_command(triage_commands.stats)
 tickets.add_command(triage_commands.tickets_escalate)
 tickets.add_command(triage_commands.tickets_mark_feature)
+main.add_command(dedupe_commands.dedupe_group)
+main.add_command(dedupe_commands.clusters_group)
+tickets.add_command(dedupe_commands.tickets_unmerge)
