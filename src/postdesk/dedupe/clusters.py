@@ -33,23 +33,38 @@ def cluster_of(session: Session, ticket_id: int) -> int | None:
     ).scalar()
 
 
-def join_cluster(session: Session, ticket_id: int, like_ticket_id: int, decision: Decision, now: datetime) -> int:
-    """Put TICKET in LIKE_TICKET's cluster (starting one with both); returns the cluster id."""
-    cluster_id = cluster_of(session, like_ticket_id)
-    if cluster_id is None:
-        like = session.get_one(Ticket, like_ticket_id)
+def join_cluster(
+    session: Session, ticket_id: int, like_ticket_ids: list[int], decision: Decision, now: datetime
+) -> int:
+    """Put TICKET with the tickets it reads like (best first); returns the cluster id.
+
+    They join the cluster one of them is in (the oldest, when they are in
+    several: those clusters are one incident after all, and merge), or start one.
+    """
+    candidates = [t for t in dict.fromkeys(like_ticket_ids) if t != ticket_id]
+    clusters = sorted({c for t in candidates if (c := cluster_of(session, t)) is not None})
+    if clusters:
+        cluster_id = clusters[0]
+        for other in clusters[1:]:
+            for member in session.execute(
+                select(DedupeClusterMember).where(DedupeClusterMember.cluster_id == other)
+            ).scalars():
+                member.cluster_id = cluster_id
+            session.flush()
+            session.delete(session.get_one(DedupeCluster, other))
+        session.get_one(DedupeCluster, cluster_id).updated_at = now
+    else:
+        like = session.get_one(Ticket, candidates[0])
         cluster = DedupeCluster(title=like.subject, rule=decision.rule, created_at=now, updated_at=now)
         session.add(cluster)
         session.flush()
         cluster_id = cluster.id
-        session.add(DedupeClusterMember(cluster_id=cluster_id, ticket_id=like_ticket_id, score=None, added_at=now))
-    else:
-        session.get_one(DedupeCluster, cluster_id).updated_at = now
-    if cluster_of(session, ticket_id) is None:
-        session.add(
-            DedupeClusterMember(cluster_id=cluster_id, ticket_id=ticket_id, score=decision.score, added_at=now)
-        )
     session.flush()
+    for member_id in (ticket_id, *candidates):
+        if cluster_of(session, member_id) is None:
+            score = decision.score if member_id == ticket_id else None
+            session.add(DedupeClusterMember(cluster_id=cluster_id, ticket_id=member_id, score=score, added_at=now))
+            session.flush()
     return cluster_id
 
 

@@ -141,7 +141,8 @@ def file_dedupe(work: Work, env: StageEnv) -> Work:
         )
     )
     if decision.action == "cluster" and decision.ticket_id is not None:
-        cluster_id = join_cluster(session, work.ticket_id, decision.ticket_id, decision, env.now)
+        alike = [c.ticket_id for c in decision.candidates if c.rule == decision.rule and c.verdict == "match"]
+        cluster_id = join_cluster(session, work.ticket_id, [decision.ticket_id, *alike], decision, env.now)
         return replace(work, notes=work.note(f"cluster {cluster_id}"))
     if decision.action == "merge":
         return _notify_duplicate(work, env, timedelta(hours=decision.window_hours))
