@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from postdesk.config.model import Settings
-from postdesk.dedupe.stage import new_index
+from postdesk.dedupe.stage import build_index
 from postdesk.pipeline import Processor
 from postdesk.replies.delivery import Sender, transport_for
 from postdesk.store.meta import generated_secret
@@ -26,9 +26,7 @@ class Desk:
 
     def processor(self) -> Processor:
         """A pipeline worker, with the dedupe index built from the store."""
-        index = new_index(self.settings, is_sqlite=self.store.is_sqlite)
-        with self.store.read() as session:
-            index.load(session, datetime.now(UTC))
+        index = build_index(self.store, self.settings, datetime.now(UTC))
         return Processor(self.store, self.settings, self.secret, self.templates, dedupe_index=index)
 
     def sender(self) -> Sender:

@@ -157,8 +157,9 @@ class CandidateIndex:
             else:
                 del self._postings[token]
 
-    def _live(self, postings: list[int]) -> list[int]:
-        return postings[bisect_left(postings, self._oldest_live) :]
+    def _live_from(self, postings: list[int]) -> int:
+        """Where the live part of a posting list starts (the ids before have left the window)."""
+        return bisect_left(postings, self._oldest_live) if postings[0] < self._oldest_live else 0
 
     def same_sender(self, sender: str, since: datetime) -> list[Entry]:
         """SENDER's mails since SINCE, newest first."""
@@ -172,16 +173,18 @@ class CandidateIndex:
         for word in words:
             postings = self._postings.get(word)
             if postings:
-                live = self._live(postings)
-                if 0 < len(live) <= MAX_POSTINGS:
-                    usable.append((len(live), word, live))
+                start = self._live_from(postings)
+                count = len(postings) - start
+                if 0 < count <= MAX_POSTINGS:
+                    usable.append((count, word, start))
         usable.sort()
         rare = usable[:RARE_TOKENS]
         if not rare:
             return []
         hits: Counter[int] = Counter()
-        for _count, _word, live in rare:
-            hits.update(live)
+        for _count, word, start in rare:
+            postings = self._postings[word]
+            hits.update(postings[start:] if start else postings)
         # Sharing one rare word is enough only when the mail has just one to offer.
         needed = 2 if len(rare) >= 3 else 1
         found = []

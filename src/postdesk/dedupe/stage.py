@@ -13,8 +13,9 @@ comparisons, records the decision for `postdesk dedupe explain`, links a
 
 from __future__ import annotations
 
+import gc
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -27,6 +28,7 @@ from postdesk.replies.compose import Outgoing, new_message_id
 from postdesk.replies.loopguard import auto_reply_allowed
 from postdesk.replies.outbox import enqueue
 from postdesk.stage import StageEnv, Work
+from postdesk.store.session import Store
 from postdesk.store.models import DedupeDecision, DedupeEntry, DedupeLabel, Message, Ticket
 from postdesk.threading.tokens import make_token, reply_address
 
@@ -43,6 +45,17 @@ def index_window(settings: Settings) -> timedelta:
 def new_index(settings: Settings, *, is_sqlite: bool) -> CandidateIndex:
     # SQLite has one writer, so ids commit in order; PostgreSQL's may not.
     return CandidateIndex(index_window(settings), overlap=0 if is_sqlite else 200)
+
+
+def build_index(store: Store, settings: Settings, now: datetime) -> CandidateIndex:
+    """A worker's index, read from the store on start."""
+    index = new_index(settings, is_sqlite=store.is_sqlite)
+    with store.read() as session:
+        index.load(session, now)
+    # The index is long-lived and large (100,000s of objects): move it out of the collector's
+    # generations so a full collection does not rescan it in the middle of a decision.
+    gc.freeze()
+    return index
 
 
 def dedupe(work: Work, env: StageEnv) -> Work:
@@ -69,16 +82,31 @@ def dedupe(work: Work, env: StageEnv) -> Work:
 def decide_for(
     normal: NormalMail, sender: str, env: StageEnv, index: CandidateIndex, rules: tuple[DedupeRule, ...]
 ) -> Decision:
-    """The rules' decision, with each candidate's ticket and status read from the store."""
+    """The rules' decision; the store is asked only about candidates that would decide.
+
+    The index proposes and scores without the database. Only the mails that
+    reach a threshold are then read back: which ticket they are on now (an
+    unmerge moves a mail), whether it is closed, whether an agent took it out
+    of its cluster. Most mail matches nothing and costs no query.
+    """
     now = env.now
     found = {rule.name: proposed(index, rule, normal, sender, now) for rule in rules}
-    facts = _facts(env, {e.id for entries in found.values() for e in entries})
+    first = decide(normal, sender, now, rules, lambda rule: found[rule.name])
+    matching = {c.entry_id for c in first.candidates if c.verdict == "match"}
+    if not matching:
+        return first
+    facts = _facts(env, matching)
 
     def current(rule: DedupeRule) -> list[Entry]:
-        # The store knows where each mail is now (an unmerge moves it); gone rows are dropped.
-        return [replace(e, ticket_id=facts[e.id][0]) for e in found[rule.name] if e.id in facts]
+        return [
+            replace(e, ticket_id=facts[e.id][0]) if e.id in facts else e
+            for e in found[rule.name]
+            if e.id in facts or e.id not in matching  # a matching mail the store no longer has is dropped
+        ]
 
     def allowed(rule: DedupeRule, entry: Entry) -> str:
+        if entry.id not in facts:
+            return ""  # below every threshold anyway: never decides
         _ticket_id, status, removed = facts[entry.id]
         if rule.action == "merge" and status == "closed":
             return "ticket closed"
@@ -90,23 +118,20 @@ def decide_for(
 
 
 def _facts(env: StageEnv, entry_ids: set[int]) -> dict[int, tuple[int, str, bool]]:
-    """entry id → (ticket id, ticket status, ticket was taken out of a cluster by an agent)."""
+    """entry id → (ticket id, ticket status, ticket was taken out of a cluster by an agent), in one query."""
     if not entry_ids:
         return {}
+    removed = (
+        select(DedupeLabel.id)
+        .where(DedupeLabel.kind == "cluster_remove", DedupeLabel.ticket_id == DedupeEntry.ticket_id)
+        .exists()
+    )
     rows = env.session.execute(
-        select(DedupeEntry.id, DedupeEntry.ticket_id, Ticket.status)
+        select(DedupeEntry.id, DedupeEntry.ticket_id, Ticket.status, removed)
         .join(Ticket, Ticket.id == DedupeEntry.ticket_id)
         .where(DedupeEntry.id.in_(entry_ids))
     ).all()
-    tickets = {row.ticket_id for row in rows}
-    removed = set(
-        env.session.execute(
-            select(DedupeLabel.ticket_id).where(
-                DedupeLabel.kind == "cluster_remove", DedupeLabel.ticket_id.in_(tickets)
-            )
-        ).scalars()
-    )
-    return {row.id: (row.ticket_id, row.status, row.ticket_id in removed) for row in rows}
+    return {entry_id: (ticket_id, status, bool(gone)) for entry_id, ticket_id, status, gone in rows}
 
 
 def file_dedupe(work: Work, env: StageEnv) -> Work:
