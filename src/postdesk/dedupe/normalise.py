@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from postdesk.ingest.reply_text import split_reply
 
@@ -111,6 +112,7 @@ def normalise_body(text: str, ticket_tag: str = "Ticket#") -> str:
     return _words(_URGENCY.sub(" ", _CHASING.sub(" ", text)))
 
 
+@lru_cache(maxsize=8192)  # candidates are compared again and again
 def identifiers(text: str) -> frozenset[str]:
     text = _DATE_OR_TIME.sub(" ", text)
     return frozenset(m.group(0).lower().strip("-") for m in _IDENTIFIER.finditer(text))

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 
 from postdesk.config.model import DedupeRule
+from postdesk.hours import parse_duration
 from postdesk.dedupe.index import STOPWORDS, Entry
 from postdesk.dedupe.normalise import NormalMail
 
@@ -64,7 +66,13 @@ class Decision:
     window_hours: float = 0.0  # the deciding rule's window (the duplicate notice's "once per window")
 
 
-def compared_text(mail: NormalMail, fields: Sequence[str]) -> str:
+@lru_cache(maxsize=64)
+def window_of(window: str) -> timedelta:
+    return parse_duration(window)
+
+
+@lru_cache(maxsize=8192)  # the same earlier mails are compared again and again
+def compared_text(mail: NormalMail, fields: tuple[str, ...]) -> str:
     """The rule's fields, joined, without stopwords (they make any two mails of one language alike)."""
     text = " ".join(mail.field(name) for name in fields if mail.field(name))
     return " ".join(word for word in text.split() if len(word) > 2 and word not in STOPWORDS)
@@ -104,7 +112,7 @@ def decide(
     """
     scored: list[Scored] = []
     for rule in rules:
-        since = now - rule.window_delta
+        since = now - window_of(rule.window)
         best: Scored | None = None
         seen: set[int] = set()
         for entry in candidates_for(rule):
@@ -123,7 +131,7 @@ def decide(
             if verdict == "match" and (best is None or score > best.score):
                 best = one
         if best is not None:
-            window = rule.window_delta.total_seconds() / 3600
+            window = window_of(rule.window).total_seconds() / 3600
             reason = (
                 f"rule {rule.name!r}: ticket {best.ticket_id} scored {best.score:.1f} "
                 f"with {rule.scorer} on {'+'.join(rule.fields)} (threshold {rule.threshold:g}, "

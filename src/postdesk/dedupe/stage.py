@@ -17,7 +17,7 @@ import gc
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from postdesk.config.model import DedupeRule, Settings
 from postdesk.dedupe.clusters import join_cluster
@@ -119,19 +119,24 @@ def decide_for(
 
 def _facts(env: StageEnv, entry_ids: set[int]) -> dict[int, tuple[int, str, bool]]:
     """entry id → (ticket id, ticket status, ticket was taken out of a cluster by an agent), in one query."""
-    if not entry_ids:
-        return {}
-    removed = (
+    # Core, not the ORM session: plain rows, and a fraction of the overhead per call.
+    rows = env.session.connection().execute(_FACTS, {"ids": sorted(entry_ids)}).all()
+    return {entry_id: (ticket_id, status, bool(gone)) for entry_id, ticket_id, status, gone in rows}
+
+
+# Built once: SQLAlchemy then finds its compiled form without re-walking the statement.
+_FACTS = (
+    select(
+        DedupeEntry.id,
+        DedupeEntry.ticket_id,
+        Ticket.status,
         select(DedupeLabel.id)
         .where(DedupeLabel.kind == "cluster_remove", DedupeLabel.ticket_id == DedupeEntry.ticket_id)
-        .exists()
+        .exists(),
     )
-    rows = env.session.execute(
-        select(DedupeEntry.id, DedupeEntry.ticket_id, Ticket.status, removed)
-        .join(Ticket, Ticket.id == DedupeEntry.ticket_id)
-        .where(DedupeEntry.id.in_(entry_ids))
-    ).all()
-    return {entry_id: (ticket_id, status, bool(gone)) for entry_id, ticket_id, status, gone in rows}
+    .join(Ticket, Ticket.id == DedupeEntry.ticket_id)
+    .where(DedupeEntry.id.in_(bindparam("ids", expanding=True)))
+)
 
 
 def file_dedupe(work: Work, env: StageEnv) -> Work:
