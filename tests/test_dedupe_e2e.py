@@ -57,6 +57,22 @@ def test_the_same_request_three_times_is_one_ticket_with_one_notice(desk: Desk) 
     explained = desk.run("dedupe", "explain", str(incoming[1]["id"])).stdout.decode()
     assert "merge" in explained and "same-sender-repeat" in explained and row["number"] in explained
 
+    # Replaying stricter rules says what would change, and changes nothing.
+    strict = desk.root / "strict.toml"
+    strict.write_text(
+        '[[dedupe.rules]]\nname = "exact-only"\nscope = "same_sender"\nwindow = "72h"\n'
+        'fields = ["subject", "body"]\nscorer = "ratio"\nthreshold = 99.5\naction = "merge"\n'
+    )
+    replay = desk.json("dedupe", "replay", "--rules", str(strict), "--since", "1d",
+                       "--eval-set", str(Path(__file__).parent / "data" / "dedupe" / "eval.jsonl"))
+    # The urgent repeat normalises to the very same text (urgency and chasing removed): still merged.
+    assert replay["examined"] == 3 and replay["merges_removed"] == 1 and replay["merges_added"] == 0
+    assert [c["message"] for c in replay["changes"]] == [incoming[2]["id"]]
+    assert replay["history"]["right"] == 1 and replay["history"]["missed"] == 1
+    [quality] = replay["evaluation"]
+    assert quality["rule"] == "exact-only" and quality["precision"] >= 0.98
+    assert desk.json("tickets", "show", row["number"])["merged_count"] == 2
+
 
 def test_a_different_concern_from_the_same_sender_is_a_second_ticket(desk: Desk) -> None:
     desk.send(make_mail(sender=KIM, subject="Passwort vergessen", body=REQUEST))
