@@ -39,8 +39,34 @@ BATCH = 20_000
 
 def vocabulary(rng: random.Random, size: int = 30_000) -> list[str]:
     """Words with a support mail's spread: few very common, most rare (Zipf-like sampling below)."""
-    syllables = ["ver", "trag", "post", "fach", "kon", "to", "rech", "nung", "ser", "ver", "dom", "ain", "zer",
-                 "ti", "fi", "kat", "pass", "wort", "mail", "web", "seite", "back", "up", "lo", "gin", "tarif"]
+    syllables = [
+        "ver",
+        "trag",
+        "post",
+        "fach",
+        "kon",
+        "to",
+        "rech",
+        "nung",
+        "ser",
+        "ver",
+        "dom",
+        "ain",
+        "zer",
+        "ti",
+        "fi",
+        "kat",
+        "pass",
+        "wort",
+        "mail",
+        "web",
+        "seite",
+        "back",
+        "up",
+        "lo",
+        "gin",
+        "tarif",
+    ]
     words = set()
     while len(words) < size:
         words.add("".join(rng.choice(syllables) for _ in range(rng.randint(2, 4))))
@@ -85,8 +111,11 @@ def build(url: str, tickets: int, open_count: int, now: datetime, rng: random.Ra
             ticket_rows, message_rows, entry_rows = [], [], []
             for n in range(first, min(first + BATCH, tickets)):
                 is_open = n >= tickets - open_count
-                created = (now - timedelta(seconds=rng.randint(60, 70 * 3600)) if is_open
-                           else now - timedelta(days=rng.randint(4, 365)))
+                created = (
+                    now - timedelta(seconds=rng.randint(60, 70 * 3600))
+                    if is_open
+                    else now - timedelta(days=rng.randint(4, 365))
+                )
                 when = _when(created)
                 # Open tickets: about two per customer, the rest spread over all customers.
                 contact = (n - (tickets - open_count)) // 2 + 1 if is_open else rng.randint(1, contacts)
@@ -94,8 +123,17 @@ def build(url: str, tickets: int, open_count: int, now: datetime, rng: random.Ra
                 subject = text(rng, words, 4, weights)
                 body = text(rng, words, 40, weights)
                 ticket_id = 10001 + n
-                ticket_rows.append((ticket_id, subject, "open" if is_open else "closed", contact, when, when,
-                                    None if is_open else when))
+                ticket_rows.append(
+                    (
+                        ticket_id,
+                        subject,
+                        "open" if is_open else "closed",
+                        contact,
+                        when,
+                        when,
+                        None if is_open else when,
+                    )
+                )
                 message_rows.append((n + 1, ticket_id, f"m{n}@bench", sender, subject, body, when))
                 entry_rows.append((n + 1, n + 1, ticket_id, sender, subject, body, when))
                 if is_open:
@@ -108,7 +146,8 @@ def build(url: str, tickets: int, open_count: int, now: datetime, rng: random.Ra
             )
             conn.exec_driver_sql(
                 "INSERT INTO messages (id, ticket_id, direction, kind, message_id, from_email, from_name, "
-                "to_email, cc, subject, text, html_converted, created_at, \"references\", defects, threaded_by) "
+                'to_email, cc, subject, text, html_converted, created_at, "references", defects, '
+                "threaded_by) "
                 "VALUES (?, ?, 'in', 'customer', ?, ?, '', 'support@example.com', '[]', ?, ?, 0, ?, '[]', "
                 "'[]', 'new')",
                 message_rows,
@@ -125,7 +164,9 @@ def build(url: str, tickets: int, open_count: int, now: datetime, rng: random.Ra
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tickets", type=int, default=1_000_000)
     parser.add_argument("--open", type=int, default=100_000)
     parser.add_argument("--mails", type=int, default=1000)
@@ -185,13 +226,20 @@ def main() -> None:
     ms = [t * 1000 for t in timings]
     cpu_ms = [t * 1000 for t in cpu_times]
     print(f"machine: {machine()}")
-    print(f"store: {args.tickets:,} tickets, {args.open:,} open in the window; built in {built:.0f} s "
-          f"({args.tickets * 3 / built:,.0f} rows/s, Core executemany)")
-    print(f"index rebuild on start: {loaded:,} entries in {rebuilt:.1f} s; memory {memory / 2**20:.0f} MiB "
-          f"(tracemalloc)")
-    print(f"decision ({args.mails} mails, {len(settings.dedupe.rules)} default rules): "
-          f"p50 {statistics.median(ms):.2f} ms, p99 {ms[int(len(ms) * 0.99) - 1]:.2f} ms, max {ms[-1]:.2f} ms "
-          f"wall clock; CPU time p50 {statistics.median(cpu_ms):.2f} ms, p99 {cpu_ms[int(len(cpu_ms) * 0.99) - 1]:.2f} ms")
+    print(
+        f"store: {args.tickets:,} tickets, {args.open:,} open in the window; built in {built:.0f} s "
+        f"({args.tickets * 3 / built:,.0f} rows/s, Core executemany)"
+    )
+    print(
+        f"index rebuild on start: {loaded:,} entries in {rebuilt:.1f} s; memory {memory / 2**20:.0f} MiB "
+        f"(tracemalloc)"
+    )
+    print(
+        f"decision ({args.mails} mails, {len(settings.dedupe.rules)} default rules): "
+        f"p50 {statistics.median(ms):.2f} ms, p99 {ms[int(len(ms) * 0.99) - 1]:.2f} ms, max {ms[-1]:.2f} ms "
+        f"wall clock; CPU time p50 {statistics.median(cpu_ms):.2f} ms, "
+        f"p99 {cpu_ms[int(len(cpu_ms) * 0.99) - 1]:.2f} ms"
+    )
     print(f"decided: {actions}")
 
 

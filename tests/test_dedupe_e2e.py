@@ -25,11 +25,13 @@ def mails_to(desk: Desk, address: str) -> list[EmailMessage]:
 def test_the_same_request_three_times_is_one_ticket_with_one_notice(desk: Desk) -> None:
     first = make_mail(sender=KIM, subject="Passwort vergessen", body=REQUEST)
     again = make_mail(
-        sender=KIM, subject="DRINGEND: Passwort vergessen",
+        sender=KIM,
+        subject="DRINGEND: Passwort vergessen",
         body="Hallo,\n\nich warte immer noch auf eine Antwort!\n\n" + REQUEST.split("\n\n", 1)[1],
     )
     third = make_mail(
-        sender=KIM, subject="Passwort vergessen",
+        sender=KIM,
+        subject="Passwort vergessen",
         body="Guten Tag,\nich komme nicht mehr in mein Kundenkonto, Passwort vergessen. Der Link zum "
         "Zurücksetzen kommt nicht an.\nGruß Kim\n",
     )
@@ -63,8 +65,16 @@ def test_the_same_request_three_times_is_one_ticket_with_one_notice(desk: Desk) 
         '[[dedupe.rules]]\nname = "exact-only"\nscope = "same_sender"\nwindow = "72h"\n'
         'fields = ["subject", "body"]\nscorer = "ratio"\nthreshold = 99.5\naction = "merge"\n'
     )
-    replay = desk.json("dedupe", "replay", "--rules", str(strict), "--since", "1d",
-                       "--eval-set", str(Path(__file__).parent / "data" / "dedupe" / "eval.jsonl"))
+    replay = desk.json(
+        "dedupe",
+        "replay",
+        "--rules",
+        str(strict),
+        "--since",
+        "1d",
+        "--eval-set",
+        str(Path(__file__).parent / "data" / "dedupe" / "eval.jsonl"),
+    )
     # The urgent repeat normalises to the very same text (urgency and chasing removed): still merged.
     assert replay["examined"] == 3 and replay["merges_removed"] == 1 and replay["merges_added"] == 0
     assert [c["message"] for c in replay["changes"]] == [incoming[2]["id"]]
@@ -79,8 +89,10 @@ def test_a_different_concern_from_the_same_sender_is_a_second_ticket(desk: Desk)
     wait_processed(desk, 1)
     desk.send(
         make_mail(
-            sender=KIM, subject="Rechnung RE-482913 doppelt abgebucht",
-            body="Hallo,\n\ndie Rechnung RE-482913 wurde zweimal abgebucht. Bitte erstatten Sie den Betrag.\n\n"
+            sender=KIM,
+            subject="Rechnung RE-482913 doppelt abgebucht",
+            body="Hallo,\n\ndie Rechnung RE-482913 wurde zweimal abgebucht. "
+            "Bitte erstatten Sie den Betrag.\n\n"
             "Viele Grüße\nKim Kunde\n",
         )
     )
@@ -96,14 +108,26 @@ def test_a_different_concern_from_the_same_sender_is_a_second_ticket(desk: Desk)
 
 
 OUTAGE = [
-    ("Webseite nicht erreichbar", "meine Webseite ist seit heute morgen nicht erreichbar, es kommt nur Fehler 503 "
-     "Service Unavailable. Ist bei Ihnen eine Störung?"),
-    ("Störung? Website nicht erreichbar", "seit etwa einer Stunde ist unsere Website nicht erreichbar, Fehler 503 "
-     "Service Unavailable. Gibt es eine Störung?"),
-    ("Website down - 503", "unsere Website ist down, seit heute morgen nur Fehler 503 Service "
-     "Unavailable. Gibt es eine Störung?"),
-    ("Fehler 503 - Webseite nicht erreichbar", "unsere Webseite ist nicht erreichbar, der Browser zeigt nur "
-     "Fehler 503 Service Unavailable. Liegt eine Störung vor?"),
+    (
+        "Webseite nicht erreichbar",
+        "meine Webseite ist seit heute morgen nicht erreichbar, es kommt nur Fehler 503 "
+        "Service Unavailable. Ist bei Ihnen eine Störung?",
+    ),
+    (
+        "Störung? Website nicht erreichbar",
+        "seit etwa einer Stunde ist unsere Website nicht erreichbar, Fehler 503 "
+        "Service Unavailable. Gibt es eine Störung?",
+    ),
+    (
+        "Website down - 503",
+        "unsere Website ist down, seit heute morgen nur Fehler 503 Service "
+        "Unavailable. Gibt es eine Störung?",
+    ),
+    (
+        "Fehler 503 - Webseite nicht erreichbar",
+        "unsere Webseite ist nicht erreichbar, der Browser zeigt nur "
+        "Fehler 503 Service Unavailable. Liegt eine Störung vor?",
+    ),
 ]
 
 
@@ -132,7 +156,9 @@ def test_twenty_customers_one_outage_one_cluster_answered_in_their_threads(
     wait_for_outbox(desk, 20)  # the acknowledgements
 
     body = tmp_path / "answer.txt"
-    body.write_text("Die Störung der Webserver ist behoben. Bitte entschuldigen Sie die Unannehmlichkeiten.\n")
+    body.write_text(
+        "Die Störung der Webserver ist behoben. Bitte entschuldigen Sie die Unannehmlichkeiten.\n"
+    )
     out = desk.run("clusters", "reply", str(cluster["id"]), "--body-file", str(body)).stdout.decode()
     assert out.startswith("queued 20 replies")
     wait_for_outbox(desk, 40)
@@ -149,7 +175,9 @@ def test_twenty_customers_one_outage_one_cluster_answered_in_their_threads(
         assert str(reply["Subject"]).startswith(f"[Ticket#{tickets[customer]}]")
         assert reply["Reply-To"].addresses[0].addr_spec.startswith(f"support+{tickets[customer]}-")
 
-    templated = desk.run("clusters", "reply", str(cluster["id"]), "--template", "cluster_reply").stdout.decode()
+    templated = desk.run(
+        "clusters", "reply", str(cluster["id"]), "--template", "cluster_reply"
+    ).stdout.decode()
     assert templated.startswith("queued 20 replies")
     missing = desk.run("clusters", "reply", str(cluster["id"]), "--template", "nope", check=False)
     assert missing.returncode == 1 and b"no template" in missing.stderr
@@ -172,13 +200,20 @@ def test_unmerge_restores_a_separate_ticket_with_its_own_acknowledgement(desk: D
     rows = desk.json("tickets", "list")
     assert len(rows) == 2
     new = next(r for r in rows if r["number"] != row["number"])
-    assert out.strip() == f"message {merged['id']} moved from ticket {row['number']} to new ticket {new['number']}"
+    assert (
+        out.strip()
+        == f"message {merged['id']} moved from ticket {row['number']} to new ticket {new['number']}"
+    )
     split = desk.json("tickets", "show", new["number"])
-    assert [(m["id"], m["duplicate"]) for m in split["messages"] if m["direction"] == "in"] == [(merged["id"], False)]
+    assert [(m["id"], m["duplicate"]) for m in split["messages"] if m["direction"] == "in"] == [
+        (merged["id"], False)
+    ]
     assert desk.json("tickets", "show", row["number"])["merged_count"] == 0
     wait_for_outbox(desk, 3)
     acks = [m for m in mails_to(desk, "kim@customer.example") if "eingegangen" in str(m["Subject"])]
-    assert sorted(str(m["Subject"])[:14] for m in acks) == sorted(f"[Ticket#{n}]" for n in (row["number"], new["number"]))
+    assert sorted(str(m["Subject"])[:14] for m in acks) == sorted(
+        f"[Ticket#{n}]" for n in (row["number"], new["number"])
+    )
 
     again = desk.run("tickets", "unmerge", str(merged["id"]), check=False)
     assert again.returncode == 1 and b"was not merged by dedupe" in again.stderr

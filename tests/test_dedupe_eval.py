@@ -22,8 +22,16 @@ def test_the_set_is_what_its_generator_makes() -> None:
     assert lines == module.generate()
     cases = Counter(line["case"] for line in lines)
     assert len(lines) >= 200 and Counter(line["lang"] for line in lines).keys() == {"de", "en"}
-    for case in ("paraphrase", "urgent", "forward", "quoted", "other-concern", "other-invoice", "outage",
-                 "outage-next-week"):
+    for case in (
+        "paraphrase",
+        "urgent",
+        "forward",
+        "quoted",
+        "other-concern",
+        "other-invoice",
+        "outage",
+        "outage-next-week",
+    ):
         assert cases[case] >= 8, case
 
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from corpus import corpus_dir
 
+from corpus import corpus_dir
 from postdesk.config import ConfigError, load_settings
 from postdesk.config.model import DEFAULT_DEDUPE_RULES, DedupeRule
 from postdesk.dedupe.index import CandidateIndex, Entry, proposed
@@ -92,7 +92,9 @@ def test_talon_replies_normalise_like_their_expected_text() -> None:
 
 
 def _entry(number: int, sender: str, subject: str, text: str, hours_ago: float = 1) -> Entry:
-    return Entry(number, 10000 + number, sender, NOW - timedelta(hours=hours_ago), normalise_mail(subject, text))
+    return Entry(
+        number, 10000 + number, sender, NOW - timedelta(hours=hours_ago), normalise_mail(subject, text)
+    )
 
 
 def _decide(rule: DedupeRule, entries: list[Entry], sender: str, subject: str, text: str):  # type: ignore[no-untyped-def]
@@ -104,32 +106,52 @@ def _decide(rule: DedupeRule, entries: list[Entry], sender: str, subject: str, t
 
 
 def test_same_sender_rule_merges_an_urgent_repeat() -> None:
-    earlier = _entry(1, "kim@x.example", "Passwort vergessen", "Hallo,\nich habe mein Passwort vergessen.\nGruß Kim")
+    earlier = _entry(
+        1, "kim@x.example", "Passwort vergessen", "Hallo,\nich habe mein Passwort vergessen.\nGruß Kim"
+    )
     decision = _decide(
-        SAME_SENDER, [earlier], "kim@x.example", "DRINGEND: Passwort vergessen",
+        SAME_SENDER,
+        [earlier],
+        "kim@x.example",
+        "DRINGEND: Passwort vergessen",
         "Hallo,\nich warte immer noch auf eine Antwort!\nIch habe mein Passwort vergessen!!!\nKim",
     )
     assert decision.action == "merge" and decision.ticket_id == 10001 and decision.rule == SAME_SENDER.name
 
 
 def test_same_sender_rule_keeps_a_different_concern_apart() -> None:
-    earlier = _entry(1, "kim@x.example", "Passwort vergessen",
-                     "Hallo,\nich habe mein Passwort vergessen und komme nicht ins Kundenkonto.\nGruß Kim")
-    decision = _decide(SAME_SENDER, [earlier], "kim@x.example", "Passwort ändern",
-                       "Hallo,\nwie kann ich das Passwort meines Postfachs ändern?\nGruß Kim")
+    earlier = _entry(
+        1,
+        "kim@x.example",
+        "Passwort vergessen",
+        "Hallo,\nich habe mein Passwort vergessen und komme nicht ins Kundenkonto.\nGruß Kim",
+    )
+    decision = _decide(
+        SAME_SENDER,
+        [earlier],
+        "kim@x.example",
+        "Passwort ändern",
+        "Hallo,\nwie kann ich das Passwort meines Postfachs ändern?\nGruß Kim",
+    )
     assert decision.action == "new"
     assert decision.candidates[0].verdict == "below threshold"
 
 
 def test_same_sender_rule_never_merges_another_senders_mail() -> None:
     earlier = _entry(1, "kim@x.example", "Passwort vergessen", "Ich habe mein Passwort vergessen.")
-    decision = _decide(SAME_SENDER, [earlier], "jo@y.example", "Passwort vergessen", "Ich habe mein Passwort vergessen.")
+    decision = _decide(
+        SAME_SENDER, [earlier], "jo@y.example", "Passwort vergessen", "Ich habe mein Passwort vergessen."
+    )
     assert decision.action == "new" and decision.candidates == ()
 
 
 def test_same_sender_rule_ignores_mail_outside_its_window() -> None:
-    earlier = _entry(1, "kim@x.example", "Passwort vergessen", "Ich habe mein Passwort vergessen.", hours_ago=80)
-    decision = _decide(SAME_SENDER, [earlier], "kim@x.example", "Passwort vergessen", "Ich habe mein Passwort vergessen.")
+    earlier = _entry(
+        1, "kim@x.example", "Passwort vergessen", "Ich habe mein Passwort vergessen.", hours_ago=80
+    )
+    decision = _decide(
+        SAME_SENDER, [earlier], "kim@x.example", "Passwort vergessen", "Ich habe mein Passwort vergessen."
+    )
     assert decision.action == "new"
 
 
@@ -144,27 +166,44 @@ def test_different_invoice_numbers_are_different_concerns() -> None:
 
 def test_cluster_rule_links_other_customers_describing_the_same_outage() -> None:
     earlier = [
-        _entry(1, "a@x.example", "Webseite nicht erreichbar",
-               "Hallo,\nmeine Webseite ist seit heute morgen nicht erreichbar, Fehler 503. Störung?\nGruß A"),
+        _entry(
+            1,
+            "a@x.example",
+            "Webseite nicht erreichbar",
+            "Hallo,\nmeine Webseite ist seit heute morgen nicht erreichbar, Fehler 503. Störung?\nGruß A",
+        ),
         _entry(2, "b@y.example", "Rechnung falsch", "Hallo,\ndie Rechnung RE-123456 ist zu hoch.\nGruß B"),
     ]
-    decision = _decide(CLUSTER, earlier, "c@z.example", "Website nicht erreichbar - Störung?",
-                       "Guten Tag,\nunsere Webseite ist nicht erreichbar, nur Fehler 503. Gibt es eine Störung?\nC")
+    decision = _decide(
+        CLUSTER,
+        earlier,
+        "c@z.example",
+        "Website nicht erreichbar - Störung?",
+        "Guten Tag,\nunsere Webseite ist nicht erreichbar, nur Fehler 503. Gibt es eine Störung?\nC",
+    )
     assert decision.action == "cluster" and decision.ticket_id == 10001
 
 
 def test_flag_action_is_decided_like_the_others() -> None:
     flag = DedupeRule(name="flag-similar", scope="anyone", window="24h", threshold=60, action="flag")
     earlier = [_entry(1, "a@x.example", "Server down", "The server web01 is down since 9:00, error 503.")]
-    decision = _decide(flag, earlier, "b@y.example", "Server down?", "Is the server web01 down? I get error 503.")
+    decision = _decide(
+        flag, earlier, "b@y.example", "Server down?", "Is the server web01 down? I get error 503."
+    )
     assert decision.action == "flag" and decision.rule == "flag-similar"
 
 
 def test_index_blocks_on_rare_words_and_expires() -> None:
     index = CandidateIndex(timedelta(hours=24))
     for number in range(200):
-        index.add(_entry(number + 1, f"c{number}@x.example", "Frage", f"Allgemeine Frage Nummer {number} zum Tarif"))
-    index.add(_entry(500, "a@x.example", "Zertifikat abgelaufen", "Das SSL-Zertifikat von shop.example ist abgelaufen"))
+        index.add(
+            _entry(number + 1, f"c{number}@x.example", "Frage", f"Allgemeine Frage Nummer {number} zum Tarif")
+        )
+    index.add(
+        _entry(
+            500, "a@x.example", "Zertifikat abgelaufen", "Das SSL-Zertifikat von shop.example ist abgelaufen"
+        )
+    )
     new = normalise_mail("SSL Zertifikat", "Unser SSL-Zertifikat ist abgelaufen, bitte erneuern")
     assert [e.id for e in index.similar(new, NOW - timedelta(hours=24))] == [500]
     index.expire(NOW + timedelta(hours=24))
@@ -213,4 +252,6 @@ def test_rules_from_config_replace_the_defaults(tmp_path: Path) -> None:
         'fields = ["subject", "body"]\nscorer = "token_set_ratio"\nthreshold = 88\naction = "merge"\n'
     )
     rules = load_settings(path, {}).dedupe.rules
-    assert [(r.name, r.threshold, r.window_delta) for r in rules] == [("same-sender-repeat", 88, timedelta(hours=72))]
+    assert [(r.name, r.threshold, r.window_delta) for r in rules] == [
+        ("same-sender-repeat", 88, timedelta(hours=72))
+    ]

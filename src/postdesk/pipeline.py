@@ -108,7 +108,13 @@ class Processor:
                 return None if peeked is None else self.process_next()
             now = datetime.now(UTC)
             env = StageEnv(
-                session, self.settings, now, self.secret, self.templates, self.typical_waits, self.dedupe_index
+                session,
+                self.settings,
+                now,
+                self.secret,
+                self.templates,
+                self.typical_waits,
+                self.dedupe_index,
             )
             try:
                 with session.begin_nested():

@@ -63,7 +63,9 @@ def join_cluster(
     for member_id in (ticket_id, *candidates):
         if cluster_of(session, member_id) is None:
             score = decision.score if member_id == ticket_id else None
-            session.add(DedupeClusterMember(cluster_id=cluster_id, ticket_id=member_id, score=score, added_at=now))
+            session.add(
+                DedupeClusterMember(cluster_id=cluster_id, ticket_id=member_id, score=score, added_at=now)
+            )
             session.flush()
     return cluster_id
 
@@ -139,11 +141,15 @@ def remove_from_cluster(session: Session, ticket_id: int, now: datetime) -> int:
     if member is None:
         raise ClusterError(f"ticket {ticket_id} is in no cluster")
     cluster_id = member.cluster_id
-    others = session.execute(
-        select(DedupeClusterMember.ticket_id).where(
-            DedupeClusterMember.cluster_id == cluster_id, DedupeClusterMember.ticket_id != ticket_id
-        ).order_by(DedupeClusterMember.id)
-    ).scalars().all()
+    others = (
+        session.execute(
+            select(DedupeClusterMember.ticket_id)
+            .where(DedupeClusterMember.cluster_id == cluster_id, DedupeClusterMember.ticket_id != ticket_id)
+            .order_by(DedupeClusterMember.id)
+        )
+        .scalars()
+        .all()
+    )
     session.delete(member)
     session.add(
         DedupeLabel(

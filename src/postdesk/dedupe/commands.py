@@ -1,4 +1,4 @@
-"""The dedupe commands: `postdesk dedupe explain|replay`, `postdesk clusters …`, `postdesk tickets unmerge`."""
+"""The dedupe commands: `dedupe explain|replay`, `clusters list|show|reply|remove`, `tickets unmerge`."""
 
 from __future__ import annotations
 
@@ -75,11 +75,20 @@ def read_rules(path: Path) -> tuple[DedupeRule, ...]:
 
 
 @dedupe_group.command("replay")
-@click.option("--rules", "rules_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="TOML file with [[dedupe.rules]] to try.")
+@click.option(
+    "--rules",
+    "rules_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML file with [[dedupe.rules]] to try.",
+)
 @click.option("--since", default="30d", show_default=True, help="How far back: '72h', '30d', '2w'.")
-@click.option("--eval-set", "eval_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Also score the rules on a labelled evaluation set (JSON lines, tests/data/dedupe/eval.jsonl).")
+@click.option(
+    "--eval-set",
+    "eval_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Also score the rules on a labelled evaluation set (JSON lines, tests/data/dedupe/eval.jsonl).",
+)
 @click.option("--limit", default=50, show_default=True, help="Show at most this many changed decisions.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 @pass_context
@@ -97,51 +106,74 @@ def dedupe_replay(
         start = datetime.now(UTC) - parse_duration(since)
     except ValueError as error:
         fail(f"--since: {error}")
-    with ctx.desk().store.read() as session:
-        with click.progressbar(length=0, label="replaying", file=click.get_text_stream("stderr")) as bar:
-            def progress(rows: Any) -> Any:
-                bar.length = len(rows)
-                for row in rows:
-                    yield row
-                    bar.update(1)
+    bar_output = click.get_text_stream("stderr")
+    with (
+        ctx.desk().store.read() as session,
+        click.progressbar(length=0, label="replaying", file=bar_output) as bar,
+    ):
 
-            history = replay_history(session, rules, start, progress)
+        def progress(rows: Any) -> Any:
+            bar.length = len(rows)
+            for row in rows:
+                yield row
+                bar.update(1)
+
+        history = replay_history(session, rules, start, progress)
     report: dict[str, Any] = {
         "since": start.isoformat(),
         "examined": history.examined,
         "merges_added": history.merges_added,
         "merges_removed": history.merges_removed,
         "clusters_changed": history.clusters_changed,
-        "history": {"precision": round(history.precision, 4), "recall": round(history.recall, 4),
-                    "right": history.true_positives, "wrong": history.false_positives,
-                    "missed": history.false_negatives},
-        "changes": [{"message": c.message_row_id, "before": c.before, "after": c.after} for c in history.changes],
+        "history": {
+            "precision": round(history.precision, 4),
+            "recall": round(history.recall, 4),
+            "right": history.true_positives,
+            "wrong": history.false_positives,
+            "missed": history.false_negatives,
+        },
+        "changes": [
+            {"message": c.message_row_id, "before": c.before, "after": c.after} for c in history.changes
+        ],
     }
     if eval_path is not None:
         mails = load_eval_set(eval_path)
         with click.progressbar(rules, label="evaluation set", file=click.get_text_stream("stderr")) as bar:
             quality = [q for rule in bar for q in evaluate(mails, [rule], ctx.settings.desk.ticket_tag)]
         report["evaluation"] = [
-            {"rule": q.rule, "action": q.action, "precision": round(q.precision, 4), "recall": round(q.recall, 4),
-             "right": q.true_positives, "wrong": q.false_positives, "missed": q.false_negatives}
+            {
+                "rule": q.rule,
+                "action": q.action,
+                "precision": round(q.precision, 4),
+                "recall": round(q.recall, 4),
+                "right": q.true_positives,
+                "wrong": q.false_positives,
+                "missed": q.false_negatives,
+            }
             for q in quality
         ]
     if as_json:
         print_json(report)
         return
     click.echo(f"replayed {history.examined} mail(s) since {start:%Y-%m-%d %H:%M} UTC with {rules_path}")
-    click.echo(f"merges added {history.merges_added}, merges removed {history.merges_removed}, "
-               f"cluster decisions changed {history.clusters_changed}")
+    click.echo(
+        f"merges added {history.merges_added}, merges removed {history.merges_removed}, "
+        f"cluster decisions changed {history.clusters_changed}"
+    )
     for change in history.changes[:limit]:
         click.echo(f"  message {change.message_row_id}: {change.before} -> {change.after}")
     if len(history.changes) > limit:
         click.echo(f"  … and {len(history.changes) - limit} more (--limit)")
     h = report["history"]
-    click.echo(f"against corrections: precision {h['precision']:.3f}, recall {h['recall']:.3f} "
-               f"(right {h['right']}, wrong {h['wrong']}, missed {h['missed']})")
+    click.echo(
+        f"against corrections: precision {h['precision']:.3f}, recall {h['recall']:.3f} "
+        f"(right {h['right']}, wrong {h['wrong']}, missed {h['missed']})"
+    )
     for q in report.get("evaluation", []):
-        click.echo(f"evaluation set, rule {q['rule']} ({q['action']}): precision {q['precision']:.3f}, "
-                   f"recall {q['recall']:.3f} (right {q['right']}, wrong {q['wrong']}, missed {q['missed']})")
+        click.echo(
+            f"evaluation set, rule {q['rule']} ({q['action']}): precision {q['precision']:.3f}, "
+            f"recall {q['recall']:.3f} (right {q['right']}, wrong {q['wrong']}, missed {q['missed']})"
+        )
     click.echo("nothing was changed")
 
 
@@ -166,8 +198,10 @@ def clusters_list(ctx: Context, as_json: bool) -> None:
     click.echo(f"{'ID':>5}  {'TICKETS':>7}  {'OPEN':>4}  {'UPDATED':<16}  TITLE")
     for row in rows:
         updated = datetime.fromisoformat(row["updated_at"])
-        click.echo(f"{row['id']:>5}  {row['tickets']:>7}  {row['open_tickets']:>4}  {updated:%Y-%m-%d %H:%M}  "
-                   f"{row['title'][:70]}")
+        click.echo(
+            f"{row['id']:>5}  {row['tickets']:>7}  {row['open_tickets']:>4}  {updated:%Y-%m-%d %H:%M}  "
+            f"{row['title'][:70]}"
+        )
 
 
 @clusters_group.command("show")
@@ -184,17 +218,25 @@ def clusters_show(ctx: Context, cluster_id: int, as_json: bool) -> None:
     if as_json:
         print_json(detail)
         return
-    click.echo(f"Cluster {detail['id']}: {detail['title']} ({len(detail['tickets'])} tickets, rule {detail['rule']})")
+    click.echo(
+        f"Cluster {detail['id']}: {detail['title']} ({len(detail['tickets'])} tickets, rule {detail['rule']})"
+    )
     for t in detail["tickets"]:
         score = f"{t['score']:.0f}" if t["score"] is not None else "-"
-        click.echo(f"  {t['number']:>8}  {t['status']:<7}  score {score:>3}  {t['customer'][:30]:<30}  {t['subject'][:60]}")
+        click.echo(
+            f"  {t['number']:>8}  {t['status']:<7}  score {score:>3}  {t['customer'][:30]:<30}  "
+            f"{t['subject'][:60]}"
+        )
 
 
 @clusters_group.command("reply")
 @click.argument("cluster_id", type=int)
 @click.option("--template", help="Template name (e.g. cluster_reply), rendered per ticket in its language.")
-@click.option("--body-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Plain-text file sent as the body to every ticket.")
+@click.option(
+    "--body-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Plain-text file sent as the body to every ticket.",
+)
 @pass_context
 def clusters_reply(ctx: Context, cluster_id: int, template: str | None, body_file: Path | None) -> None:
     """Answer every ticket in the cluster: each customer gets the mail in their own ticket's thread."""
@@ -220,8 +262,10 @@ def clusters_reply(ctx: Context, cluster_id: int, template: str | None, body_fil
             )
         except (ClusterError, TemplateMissing) as error:
             fail(str(error))
-    click.echo(f"queued {len(answered)} repl{'y' if len(answered) == 1 else 'ies'} for cluster {cluster_id}: "
-               f"tickets {', '.join(map(str, answered))}")
+    click.echo(
+        f"queued {len(answered)} repl{'y' if len(answered) == 1 else 'ies'} for cluster {cluster_id}: "
+        f"tickets {', '.join(map(str, answered))}"
+    )
 
 
 @clusters_group.command("remove")

@@ -1,4 +1,4 @@
-"""`postdesk dedupe explain`: for a message or a ticket, the candidates, their scores, and the rule that decided."""
+"""`postdesk dedupe explain`: a message's or ticket's candidates, their scores, and the deciding rule."""
 
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ def explain(session: Session, item_id: int, kind: str = "auto") -> dict[str, Any
             raise ExplainError(f"no ticket {item_id}")
         message_ids = list(
             session.execute(
-                select(Message.id).where(Message.ticket_id == item_id, Message.direction == "in").order_by(Message.id)
+                select(Message.id)
+                .where(Message.ticket_id == item_id, Message.direction == "in")
+                .order_by(Message.id)
             ).scalars()
         )
         return {"ticket": item_id, "decisions": [d for m in message_ids if (d := _decision(session, m))]}
@@ -72,6 +74,7 @@ def explain_lines(report: dict[str, Any]) -> list[str]:
             lines.append("  candidates: none (no earlier mail in any rule's window and scope)")
         for c in d["candidates"]:
             lines.append(
-                f"  candidate ticket {c['ticket_id']:>8}  rule {c['rule']:<22} score {c['score']:>5.1f}  {c['verdict']}"
+                f"  candidate ticket {c['ticket_id']:>8}  rule {c['rule']:<22} "
+                f"score {c['score']:>5.1f}  {c['verdict']}"
             )
     return lines

@@ -32,18 +32,17 @@ from postdesk.store.models import DedupeEntry
 
 # Words too short or too common in support mail to say what a mail is about.
 _TOKEN = re.compile(r"[^\W\d_]{3,}|\d[\w-]{3,}", re.UNICODE)
-STOPWORDS = frozenset(
-    """
+_STOPWORDS = """
     the and for you your with that this have has are was were not but can could would please
     from our out any all there their them they what when how why who which will just about
     thanks thank hello dear regards since still also into been being get got does did had
+    would like want need can't don't i'm its it's where then than very some more
     der die das und ist ich nicht ein eine einen einem mit von für auf den dem des sie wir ihr
-    mein meine meinen bitte danke hallo sehr habe hat haben wird kann können noch schon seit
-    auch aber oder wie was wenn dass bei nach aus zum zur uns ihnen ihre ihrem ihren mir mich
-    meines meinem meiner möchte würde gern gerne dafür da dort hier wo finde geht ich es ist
-    would like want need can't don't i'm its it's where which then than very some more
-    """.split()
-)
+    mein meine meinen meines meinem meiner bitte danke hallo sehr habe hat haben wird kann können
+    noch schon seit auch aber oder wie was wenn dass bei nach aus zum zur uns ihnen ihre ihrem
+    ihren mir mich möchte würde gern gerne dafür da dort hier wo finde geht es
+"""
+STOPWORDS = frozenset(_STOPWORDS.split())
 # How many of a new mail's rarest words look up other mails, and how many of those get scored.
 RARE_TOKENS = 8
 MAX_SCORED = 40
@@ -105,8 +104,15 @@ class CandidateIndex:
         count = 0
         for row in session.execute(query):
             if row.id not in self._entries:
-                self.add(Entry(row.id, row.ticket_id, row.sender, row.created_at,
-                               NormalMail(row.subject, row.body, row.quoted)))
+                self.add(
+                    Entry(
+                        row.id,
+                        row.ticket_id,
+                        row.sender,
+                        row.created_at,
+                        NormalMail(row.subject, row.body, row.quoted),
+                    )
+                )
                 count += 1
         return count
 
@@ -200,7 +206,9 @@ class CandidateIndex:
         return iter(self._entries.values())
 
 
-def proposed(index: CandidateIndex, rule: DedupeRule, mail: NormalMail, sender: str, now: datetime) -> list[Entry]:
+def proposed(
+    index: CandidateIndex, rule: DedupeRule, mail: NormalMail, sender: str, now: datetime
+) -> list[Entry]:
     """The earlier mails RULE scores for a new MAIL from SENDER: the sender's own for
     ``same_sender``; for ``anyone``, other senders' mails that share rare words with it."""
     since = now - rule.window_delta

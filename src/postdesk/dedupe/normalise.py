@@ -18,7 +18,9 @@ from functools import lru_cache
 from postdesk.ingest.reply_text import split_reply
 
 # "Re:", "AW:", "WG:", "Fwd:", "Antw:", "Wtr:" and the like, repeated, with "[tags]" among them.
-_SUBJECT_PREFIX = re.compile(r"^\s*(?:(?:re|aw|wg|fw|fwd|antw|wtr|sv|vs)\s*(?:\[\d+\])?\s*:\s*|\[[^\]]*\]\s*)+", re.I)
+_SUBJECT_PREFIX = re.compile(
+    r"^\s*(?:(?:re|aw|wg|fw|fwd|antw|wtr|sv|vs)\s*(?:\[\d+\])?\s*:\s*|\[[^\]]*\]\s*)+", re.I
+)
 # Forwarding headers that mail-parser-reply keeps in the new text.
 _FORWARD_HEADER = re.compile(
     r"^-{3,}\s*(?:forwarded message|weitergeleitete nachricht|original message|ursprüngliche nachricht)"

@@ -112,10 +112,14 @@ def _evaluate_rule(mails: Sequence[LabelledMail], rule: DedupeRule, normal: dict
         since = mail.at - rule.window_delta
         expected = any(
             concern_of[e.id] == label
-            for e in (index.same_sender(mail.sender, since) if rule.scope == "same_sender" else index.entries())
+            for e in (
+                index.same_sender(mail.sender, since) if rule.scope == "same_sender" else index.entries()
+            )
             if e.created_at >= since and (rule.scope == "same_sender" or e.sender != mail.sender)
         )
-        decision = decide(new, mail.sender, mail.at, [rule], lambda r: proposed(index, r, new, mail.sender, mail.at))
+        decision = decide(
+            new, mail.sender, mail.at, [rule], lambda r, n=new, m=mail: proposed(index, r, n, m.sender, m.at)
+        )
         made = decision.action != "new"
         right = False
         if made:
@@ -125,7 +129,9 @@ def _evaluate_rule(mails: Sequence[LabelledMail], rule: DedupeRule, normal: dict
             tp += 1
         elif made:
             fp += 1
-            mistakes.append(f"{mail.id} ({mail.case}) wrongly with {decision.ticket_id}: {decision.score:.0f}")
+            mistakes.append(
+                f"{mail.id} ({mail.case}) wrongly with {decision.ticket_id}: {decision.score:.0f}"
+            )
         if expected and not (made and right):
             fn += 1
             if not made:
@@ -183,18 +189,25 @@ def replay_history(
     """Re-decide every stored mail since SINCE under RULES, in arrival order; writes nothing."""
     window = max((r.window_delta for r in rules), default=timedelta(hours=1))
     index = CandidateIndex(window)
-    before = {d.message_row_id: d for d in session.execute(
-        select(DedupeDecision).where(DedupeDecision.created_at >= since - window)
-    ).scalars()}
-    wrong = set(session.execute(
-        select(DedupeLabel.message_row_id).where(DedupeLabel.kind == "unmerge")
-    ).scalars())
-    removed = set(session.execute(
-        select(DedupeLabel.ticket_id).where(DedupeLabel.kind == "cluster_remove")
-    ).scalars())
-    rows = session.execute(
-        select(DedupeEntry).where(DedupeEntry.created_at >= since - window).order_by(DedupeEntry.id)
-    ).scalars().all()
+    before = {
+        d.message_row_id: d
+        for d in session.execute(
+            select(DedupeDecision).where(DedupeDecision.created_at >= since - window)
+        ).scalars()
+    }
+    wrong = set(
+        session.execute(select(DedupeLabel.message_row_id).where(DedupeLabel.kind == "unmerge")).scalars()
+    )
+    removed = set(
+        session.execute(select(DedupeLabel.ticket_id).where(DedupeLabel.kind == "cluster_remove")).scalars()
+    )
+    rows = (
+        session.execute(
+            select(DedupeEntry).where(DedupeEntry.created_at >= since - window).order_by(DedupeEntry.id)
+        )
+        .scalars()
+        .all()
+    )
     result = HistoryReplay()
     # Where each mail would be: a replayed merge puts it on the target's ticket.
     ticket_now: dict[int, int] = {}
@@ -207,7 +220,10 @@ def replay_history(
         if row.created_at >= since:
             index.expire(row.created_at)
             decision = decide(
-                normal, row.sender, row.created_at, rules,
+                normal,
+                row.sender,
+                row.created_at,
+                rules,
                 lambda r, n=normal, s=row.sender, t=row.created_at: [
                     _on_ticket(e, ticket_now) for e in proposed(index, r, n, s, t)
                 ],
@@ -228,7 +244,9 @@ def _original_ticket(old: DedupeDecision, row: DedupeEntry) -> int:
 
 
 def _on_ticket(entry: Entry, ticket_now: dict[int, int]) -> Entry:
-    return Entry(entry.id, ticket_now.get(entry.id, entry.ticket_id), entry.sender, entry.created_at, entry.mail)
+    return Entry(
+        entry.id, ticket_now.get(entry.id, entry.ticket_id), entry.sender, entry.created_at, entry.mail
+    )
 
 
 def _compare(
@@ -246,8 +264,11 @@ def _compare(
     now_positive = new.action in ("merge", "cluster")
     if (old_action, old_target) != (new.action, new.ticket_id):
         result.changes.append(
-            Change(row.message_row_id, _describe(old_action, old_target, old.rule if old else ""),
-                   _describe(new.action, new.ticket_id, new.rule))
+            Change(
+                row.message_row_id,
+                _describe(old_action, old_target, old.rule if old else ""),
+                _describe(new.action, new.ticket_id, new.rule),
+            )
         )
         if new.action == "merge" and old_action != "merge":
             result.merges_added += 1

@@ -28,8 +28,8 @@ from postdesk.replies.compose import Outgoing, new_message_id
 from postdesk.replies.loopguard import auto_reply_allowed
 from postdesk.replies.outbox import enqueue
 from postdesk.stage import StageEnv, Work
-from postdesk.store.session import Store
 from postdesk.store.models import DedupeDecision, DedupeEntry, DedupeLabel, Message, Ticket
+from postdesk.store.session import Store
 from postdesk.threading.tokens import make_token, reply_address
 
 NOTICE_KIND = "duplicate_notice"
@@ -67,13 +67,17 @@ def dedupe(work: Work, env: StageEnv) -> Work:
         return work
     normal = normalise_mail(mail.subject, mail.text, env.settings.desk.ticket_tag)
     sender = (work.customer.key if work.customer else "") or mail.sender_email.lower()
-    index = env.dedupe_index or new_index(env.settings, is_sqlite=env.session.get_bind().dialect.name == "sqlite")
+    index = env.dedupe_index or new_index(
+        env.settings, is_sqlite=env.session.get_bind().dialect.name == "sqlite"
+    )
     index.catch_up(env.session, env.now)
     decision = decide_for(normal, sender, env, index, settings.rules)
     work = replace(work, dedupe=Pending(normal, sender, decision))
     if decision.action == "new":
         return work
-    note = f"dedupe: {decision.action} with ticket {decision.ticket_id} ({decision.rule}, {decision.score:.0f})"
+    note = (
+        f"dedupe: {decision.action} with ticket {decision.ticket_id} ({decision.rule}, {decision.score:.0f})"
+    )
     if decision.action == "merge":
         return replace(work, ticket_id=decision.ticket_id, threaded_by="duplicate", notes=work.note(note))
     return replace(work, notes=work.note(note))

@@ -44,7 +44,11 @@ def unmerge(message_row_id: int, env: StageEnv) -> tuple[int, int]:
     mail = parse_mail(inbound.raw)
     work = Work(
         inbound=InboundMessage(
-            inbound.id, inbound.received_at, inbound.via, inbound.envelope_from, tuple(inbound.recipients),
+            inbound.id,
+            inbound.received_at,
+            inbound.via,
+            inbound.envelope_from,
+            tuple(inbound.recipients),
             inbound.raw,
         ),
         mail=mail,
