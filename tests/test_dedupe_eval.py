@@ -45,3 +45,8 @@ def test_precision_and_recall_per_rule() -> None:
     assert merge.precision >= 0.98 and merge.recall >= 0.90, merge.mistakes
     cluster = quality["incident-cluster"]
     assert cluster.precision >= 0.9 and cluster.recall >= 0.5, cluster.mistakes
+    # The outages alone: many customers, one incident each (and the same outage a week later).
+    outages = [m for m in mails if m.case.startswith("outage")]
+    [incidents] = evaluate(outages, [DEFAULT_DEDUPE_RULES[1]])
+    print(f"outages only: {incidents.line()}")
+    assert incidents.precision >= 0.95 and incidents.recall >= 0.7, incidents.mistakes

@@ -214,7 +214,8 @@ def tickets_show(ctx: Context, number: int, as_json: bool) -> None:
     click.echo(f"  status {detail['status']}, customer {detail['customer']}, opened {detail['created_at']}")
     for message in detail["messages"]:
         arrow = "<-" if message["direction"] == "in" else "->"
-        click.echo(f"\n{arrow} {message['kind']} from {message['from']} at {message['created_at']}")
+        repeat = " (duplicate, merged by dedupe)" if message.get("duplicate") else ""
+        click.echo(f"\n{arrow} {message['kind']}{repeat} from {message['from']} at {message['created_at']}")
         click.echo(f"   Subject: {message['subject']}")
         for attachment in message["attachments"]:
             click.echo(
