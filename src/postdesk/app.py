@@ -9,6 +9,7 @@ from pathlib import Path
 
 from postdesk.config.model import Settings
 from postdesk.dedupe.stage import build_index
+from postdesk.ops.metrics import Metrics, NoMetrics
 from postdesk.pipeline import Processor
 from postdesk.replies.delivery import Sender, transport_for
 from postdesk.store.meta import generated_secret
@@ -24,10 +25,13 @@ class Desk:
     secret: bytes
     templates: MailTemplates
 
-    def processor(self) -> Processor:
+    def processor(self, metrics: Metrics | None = None) -> Processor:
         """A pipeline worker, with the dedupe index built from the store."""
+        metrics = metrics or NoMetrics()
         index = build_index(self.store, self.settings, datetime.now(UTC))
-        return Processor(self.store, self.settings, self.secret, self.templates, dedupe_index=index)
+        return Processor(
+            self.store, self.settings, self.secret, self.templates, metrics=metrics, dedupe_index=index
+        )
 
     def sender(self) -> Sender:
         return Sender(self.store, transport_for(self.settings.outbound), self.settings.outbound)

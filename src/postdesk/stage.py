@@ -18,6 +18,7 @@ from postdesk.config.model import Settings
 from postdesk.dedupe.index import CandidateIndex
 from postdesk.dedupe.rules import Pending
 from postdesk.mail import Address, Mail
+from postdesk.ops.metrics import Metrics, NoMetrics
 from postdesk.response_times import TypicalWaits
 from postdesk.templates.render import MailTemplates
 from postdesk.voicemail.call import Call
@@ -102,6 +103,8 @@ class StageEnv:
     typical_waits: TypicalWaits | None = None
     # Per-worker candidate index of the dedupe stage (None: built for this message from the store).
     dedupe_index: CandidateIndex | None = None
+    # Where a stage reports decisions worth counting (postdesk.ops.metrics).
+    metrics: Metrics = field(default_factory=NoMetrics)
 
 
 Stage = Callable[[Work, StageEnv], Work]

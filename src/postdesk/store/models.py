@@ -417,3 +417,23 @@ class DedupeLabel(Base):
     other_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     cluster_id: Mapped[int | None] = mapped_column(BigId)
     created_at: Mapped[datetime]
+
+
+class ImapMailboxState(Base):
+    """How far `serve` has read one [[ingest.imap]] mailbox (docs/imap.md).
+
+    `last_uid` only ever moves in the transaction that stores the mail up to
+    it in the spool, so every UID at or below it is stored (or was refused):
+    a restart neither imports it again nor skips anything above it.
+    """
+
+    __tablename__ = "imap_mailboxes"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # user@host:port/folder: a mailbox pointed elsewhere starts afresh.
+    source: Mapped[str] = mapped_column(String(1000))
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger)
+    imported: Mapped[int] = mapped_column(BigInteger, default=0)
+    refused: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime]
