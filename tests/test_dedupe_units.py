@@ -255,3 +255,19 @@ def test_rules_from_config_replace_the_defaults(tmp_path: Path) -> None:
     assert [(r.name, r.threshold, r.window_delta) for r in rules] == [
         ("same-sender-repeat", 88, timedelta(hours=72))
     ]
+
+
+def test_talon_signatures_without_a_closing_line_are_dropped() -> None:
+    """talon's signature fixtures: the normalised body equals the normalised text above the signature."""
+    fixtures = corpus_dir() / "talon" / "tests" / "fixtures" / "signature" / "emails" / "stripped"
+    cases = sorted(fixtures.glob("*_body"))
+    misses = []
+    for path in cases:
+        body = path.read_text()
+        signature = path.with_name(path.name.replace("_body", "_signature")).read_text().replace("#sig#", "")
+        # An empty expected signature: nothing is to be dropped.
+        above = body[: body.rfind(signature.strip().splitlines()[0])] if signature.strip() else body
+        if normalise_mail("", body).body != normalise_body(above):
+            misses.append(path.name)
+    print(f"\ntalon signatures: {len(cases) - len(misses)}/{len(cases)} dropped; misses: {misses}")
+    assert cases and len(misses) <= len(cases) // 3, misses

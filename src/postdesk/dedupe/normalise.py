@@ -53,6 +53,12 @@ _QUOTE_LINE = re.compile(
     r"on\s.+wrote:\s*$)",
     re.I,
 )
+# How far from the end a signature separator may be.
+SIGNATURE_LINES = 25
+# A signature's separator ("----------------", "________"); "-- " is mail-parser-reply's.
+_RULE_LINE = re.compile(r"^\s*(?:-{4,}|_{4,})\s*$")
+# A line of a signature: a mail address, a phone number, a web address.
+_CONTACT = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+|(?:\+|\(?\d)[\d ()/.-]{6,}\d|\bwww\.|https?://", re.I)
 _DATE_OR_TIME = re.compile(
     r"(?<![\w-])(?:\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,2}:\d{2}|(?:19|20)\d{2})(?![\w-])"
 )
@@ -105,13 +111,28 @@ def normalise_subject(subject: str, ticket_tag: str = "Ticket#") -> str:
 
 
 def normalise_body(text: str, ticket_tag: str = "Ticket#") -> str:
-    text = _tag_pattern(ticket_tag).sub(" ", text)
+    text = _without_signature_block(_tag_pattern(ticket_tag).sub(" ", text))
     text = _GREETING.sub(" ", text)
     # The first closing line ends what the person wrote; the name below it is signature.
     closing = _CLOSING.search(text)
     if closing and closing.start() > 0:
         text = text[: closing.start()]
     return _words(_URGENCY.sub(" ", _CHASING.sub(" ", text)))
+
+
+def _without_signature_block(text: str) -> str:
+    """TEXT without a signature that has no closing line above it: below a line of dashes or
+    underscores, or a last paragraph of short lines that are mostly addresses, phone numbers, URLs."""
+    lines = text.rstrip().splitlines()
+    for number in range(len(lines) - 1, max(len(lines) - SIGNATURE_LINES, 0), -1):
+        if _RULE_LINE.match(lines[number]):
+            return "\n".join(lines[:number])
+    blank = max((n for n, line in enumerate(lines) if not line.strip()), default=-1)
+    block = [line for line in lines[blank + 1 :] if line.strip()]
+    contact = sum(1 for line in block if _CONTACT.search(line))
+    if blank > 0 and 2 <= len(block) <= 8 and all(len(line) <= 60 for line in block) and contact >= 2:
+        return "\n".join(lines[:blank])
+    return text
 
 
 @lru_cache(maxsize=8192)  # candidates are compared again and again
