@@ -67,9 +67,9 @@ def dedupe(work: Work, env: StageEnv) -> Work:
         return work
     normal = normalise_mail(mail.subject, mail.text, env.settings.desk.ticket_tag)
     sender = (work.customer.key if work.customer else "") or mail.sender_email.lower()
-    index = env.dedupe_index or new_index(
-        env.settings, is_sqlite=env.session.get_bind().dialect.name == "sqlite"
-    )
+    index = env.dedupe_index
+    if index is None:  # (not `or`: an empty index is falsy, and must still be the worker's own)
+        index = new_index(env.settings, is_sqlite=env.session.get_bind().dialect.name == "sqlite")
     index.catch_up(env.session, env.now)
     decision = decide_for(normal, sender, env, index, settings.rules)
     work = replace(work, dedupe=Pending(normal, sender, decision))
