@@ -69,9 +69,11 @@ def test_outlook_original_message_block() -> None:
     assert "vertrag 4711234" in mail.quoted
 
 
-def test_identifiers_are_long_numbers_not_dates() -> None:
-    found = identifiers("Rechnung RE-2024-1234, Kunde 4711, am 23.11.2026 um 10:00, shop24.example")
-    assert found == {"re-2024-1234", "4711"}
+def test_identifiers_are_numbers_not_dates_domains_or_addresses() -> None:
+    found = identifiers(
+        "Rechnung RE-2024-1234, Kunde 4711, Fehler 535, am 23.11.2026 um 10:00, shop24.example, kim2@x.example"
+    )
+    assert found == {"re-2024-1234", "4711", "535"}
 
 
 def test_talon_replies_normalise_like_their_expected_text() -> None:

@@ -63,9 +63,9 @@ _DATE_OR_TIME = re.compile(
     r"(?<![\w-])(?:\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,2}:\d{2}|(?:19|20)\d{2})(?![\w-])"
 )
 _WORD = re.compile(r"[^\W_]+(?:[-'.][^\W_]+)*", re.UNICODE)
-# Invoice, contract, order and customer numbers (four digits or more): a mail naming another
-# one is about another thing.
-_IDENTIFIER = re.compile(r"\b(?=(?:[A-Z-]*\d){4})[A-Z0-9][A-Z0-9-]{3,}\b", re.I)
+# Invoice, contract, order and customer numbers, error codes ("RE-123456", "4711", "535"): a
+# mail naming another one is about another thing. Not parts of domain names or addresses.
+_IDENTIFIER = re.compile(r"(?<![\w@.-])(?=[A-Z-]*\d)[A-Z0-9][A-Z0-9-]+(?![\w@-]|\.\w)", re.I)
 # Sentences a customer adds when chasing ("still no answer", "I already wrote"): they say
 # nothing about the concern and would make a repeat read unlike its original.
 _CHASING = re.compile(
