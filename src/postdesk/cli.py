@@ -12,6 +12,7 @@ import click
 
 from postdesk import __version__, pipeline, triage_commands
 from postdesk.clikit import Context, fail, pass_context, print_json
+from postdesk.dedupe import commands as dedupe_commands
 from postdesk.ingest import imap_commands
 from postdesk.ingest import mailgate as gate
 from postdesk.ops import commands as ops_commands
@@ -234,7 +235,8 @@ def tickets_show(ctx: Context, number: int, as_json: bool) -> None:
     click.echo(f"  status {detail['status']}, customer {detail['customer']}, opened {detail['created_at']}")
     for message in detail["messages"]:
         arrow = "<-" if message["direction"] == "in" else "->"
-        click.echo(f"\n{arrow} {message['kind']} from {message['from']} at {message['created_at']}")
+        repeat = " (duplicate, merged by dedupe)" if message.get("duplicate") else ""
+        click.echo(f"\n{arrow} {message['kind']}{repeat} from {message['from']} at {message['created_at']}")
         click.echo(f"   Subject: {message['subject']}")
         for attachment in message["attachments"]:
             click.echo(
@@ -288,6 +290,9 @@ for command in triage_commands.contacts_group.commands.values():
 main.add_command(triage_commands.stats)
 tickets.add_command(triage_commands.tickets_escalate)
 tickets.add_command(triage_commands.tickets_mark_feature)
+main.add_command(dedupe_commands.dedupe_group)
+main.add_command(dedupe_commands.clusters_group)
+tickets.add_command(dedupe_commands.tickets_unmerge)
 main.add_command(imap_commands.imap_group)
 main.add_command(ops_commands.inbound_group)
 main.add_command(ops_commands.outbox_group)
