@@ -15,11 +15,13 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from conftest import Desk, free_port, make_mail
-from ops_support import require_sqlite
+from pg_support import admin_url
 from postdesk.ops.exporter import prometheus_metrics
 from postdesk.ops.metrics import QueueMetrics, forward
 from postdesk.store.models import Inbound, Message
@@ -98,20 +100,32 @@ def test_metrics_count_mail_stages_suppressions_and_queue_depths(make_desk: Call
 
 def test_healthz_fails_while_the_store_is_unreadable(make_desk: Callable[..., Desk]) -> None:
     desk, base = metric_desk(make_desk)
-    require_sqlite(desk)
     assert http_get(base + "/healthz") == (200, "ok\n")
-    database = Path(desk.settings["store"]["url"].removeprefix("sqlite:///"))
-    away = database.with_suffix(".away")
-    os.rename(database, away)
-    try:
-        database.mkdir()  # where the database was, something SQLite cannot open
-        status, body = http_get(base + "/healthz")
-        assert status == 503 and body.startswith("store unreachable: OperationalError"), body
-        database.rmdir()
-        status, body = http_get(base + "/healthz")
-        assert status == 503 and "missing" in body
-    finally:
-        os.replace(away, database)
+    url = make_url(desk.settings["store"]["url"])
+    if url.get_backend_name() == "sqlite":
+        database = Path(str(url.database))
+        away = database.with_suffix(".away")
+        os.rename(database, away)
+        try:
+            database.mkdir()  # where the database was, something SQLite cannot open
+            status, body = http_get(base + "/healthz")
+            assert status == 503 and body.startswith("store unreachable: OperationalError"), body
+            database.rmdir()
+            status, body = http_get(base + "/healthz")
+            assert status == 503 and "missing" in body
+        finally:
+            os.replace(away, database)
+    else:
+        # The server refuses new connections to the desk's database; the
+        # desk's pooled connections go on working, the probe's new one does not.
+        admin_dsn = admin_url().set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(admin_dsn, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS false')
+            try:
+                status, body = http_get(base + "/healthz")
+                assert status == 503 and "is not currently accepting connections" in body, body
+            finally:
+                admin.execute(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS true')
     assert http_get(base + "/healthz") == (200, "ok\n")
 
 
