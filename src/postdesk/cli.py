@@ -12,6 +12,7 @@ import click
 
 from postdesk import __version__, pipeline, triage_commands
 from postdesk.clikit import Context, fail, pass_context, print_json
+from postdesk.faq.commands import faq_group
 from postdesk.ingest import mailgate as gate
 from postdesk.store.migrate import (
     SchemaOutOfDate,
@@ -265,5 +266,6 @@ main.add_command(triage_commands.features_group)
 for command in triage_commands.contacts_group.commands.values():
     voicemail_commands.contacts.add_command(command)
 main.add_command(triage_commands.stats)
+main.add_command(faq_group)
 tickets.add_command(triage_commands.tickets_escalate)
 tickets.add_command(triage_commands.tickets_mark_feature)

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from postdesk.config.model import Settings
+from postdesk.faq.index import FaqIndex
 from postdesk.features import collect_feature_request
 from postdesk.ingest import stages as ingest
 from postdesk.replies.acknowledge import acknowledge
@@ -84,6 +85,8 @@ class Processor:
     secret: bytes
     templates: MailTemplates
     typical_waits: TypicalWaits = field(default_factory=TypicalWaits)
+    # Built from the faq_entries table when the worker starts (Desk.processor).
+    faq: FaqIndex | None = None
 
     def process_next(self) -> Work | None:
         """Claim one pending message and process it; None when there is none."""
@@ -101,7 +104,9 @@ class Processor:
                 # Another worker took the peeked message meanwhile: look again.
                 return None if peeked is None else self.process_next()
             now = datetime.now(UTC)
-            env = StageEnv(session, self.settings, now, self.secret, self.templates, self.typical_waits)
+            env = StageEnv(
+                session, self.settings, now, self.secret, self.templates, self.typical_waits, faq=self.faq
+            )
             try:
                 with session.begin_nested():
                     work = prepared or prepare(Work(inbound=inbound), self.settings)

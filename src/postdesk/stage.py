@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from postdesk.config.model import Settings
+from postdesk.faq.index import FaqIndex
 from postdesk.mail import Address, Mail
 from postdesk.response_times import TypicalWaits
 from postdesk.templates.render import MailTemplates
@@ -96,6 +97,8 @@ class StageEnv:
     templates: MailTemplates
     # Per-worker memo of the acknowledgement's typical wait (None: always computed).
     typical_waits: TypicalWaits | None = None
+    # The FAQ entries, loaded once per worker process (None: no suggestions).
+    faq: FaqIndex | None = None
 
 
 Stage = Callable[[Work, StageEnv], Work]
