@@ -1,7 +1,7 @@
 """The pipeline: the ordered stages every received message runs through.
 
     parse → classify                                          (before the transaction)
-    → voicemail → skip repeated delivery → thread → triage
+    → voicemail → skip repeated delivery → thread → triage → abuse reports
     → store → voicemail-file → learn-phones → feature requests → respond
 
 `PREPARE` stages read only the message and the settings; they run before
@@ -31,6 +31,7 @@ from postdesk.config.model import Settings
 from postdesk.faq.index import FaqIndex
 from postdesk.features import collect_feature_request
 from postdesk.ingest import stages as ingest
+from postdesk.machine_mail import file_abuse_report
 from postdesk.replies.acknowledge import acknowledge
 from postdesk.response_times import TypicalWaits
 from postdesk.stage import InboundMessage, PureStage, Stage, StageEnv, Work
@@ -54,6 +55,7 @@ STAGES: Sequence[tuple[str, Stage]] = (
     ("skip-repeated-delivery", ingest.skip_repeated_delivery),
     ("thread", thread),
     ("triage", triage),
+    ("abuse-reports", file_abuse_report),
     ("store", record),
     ("voicemail-file", voicemail.file_voicemail),
     ("learn-phones", voicemail.learn_phones),

@@ -450,6 +450,19 @@ class FaqSettings(Section):
     excerpt_chars: int = Field(default=160, ge=0)
 
 
+class MachineMailSettings(Section):
+    """``[machine_mail]``: where mail no person wrote goes (docs/machine-mail.md)."""
+
+    # ARF abuse reports (feedback loops, spam complaints) open a ticket in this
+    # queue, never in a customer queue and never on a customer's ticket.
+    abuse_queue: str = "abuse"
+
+    @field_validator("abuse_queue")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return QueueSettings._name(value)
+
+
 class AgentSettings(Section):
     """One ``[[agents]]`` entry (shared with agent mail): who works which queues at which level."""
 
@@ -510,6 +523,7 @@ class Settings(Section):
     features: FeatureSettings = FeatureSettings()
     agents: tuple[AgentSettings, ...] = ()
     faq: FaqSettings = FaqSettings()
+    machine_mail: MachineMailSettings = MachineMailSettings()
 
     @model_validator(mode="after")
     def _triage_names_exist(self) -> Settings:
