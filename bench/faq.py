@@ -40,7 +40,9 @@ def main() -> None:
     tune_set = [m for m in mails if m.split == "tune"]
     test_set = [m for m in mails if m.split == "test"]
     chosen, on_tune = tune(index, tune_set, shipped)
-    print(f"entries: {len(entries)}; mails: {len(mails)} ({sum(not m.answers for m in mails)} without answer)")
+    print(
+        f"entries: {len(entries)}; mails: {len(mails)} ({sum(not m.answers for m in mails)} without answer)"
+    )
     print(
         f"tuned on {len(tune_set)} mails: min_score {chosen.min_score}, share {chosen.min_share_of_best} "
         f"(shipped defaults: {shipped.min_score}, {shipped.min_share_of_best})"
@@ -50,7 +52,8 @@ def main() -> None:
         print(
             f"  {name:4} {s.mails:3} mails: precision@3 {s.precision_at_3:.3f} ({s.correct}/{s.suggested}), "
             f"recall {s.recall:.3f} ({s.answered}/{s.answerable}), "
-            f"no suggestion on no-answer mails {s.no_suggestion_share:.3f} ({s.silent_on_no_answer}/{s.no_answer})"
+            f"no suggestion on no-answer mails {s.no_suggestion_share:.3f} "
+            f"({s.silent_on_no_answer}/{s.no_answer})"
         )
     for copies in (1, args.copies):
         many = [replace(e, id=f"{e.id}-{n}") for n in range(copies) for e in entries]

@@ -32,7 +32,13 @@ from postdesk.ingest.spool import Received, spool_messages
 from postdesk.store.models import Inbound, Message, Outbox, Ticket
 
 BSD = CORPUS / "sisimai-set-of-emails" / "maildir" / "bsd"
-EXPECTED = {"lhost": "bounce", "rhost": "bounce", "rfc3464": "bounce", "rfc3834": "auto_reply", "arf": "abuse_report"}
+EXPECTED = {
+    "lhost": "bounce",
+    "rhost": "bounce",
+    "rfc3464": "bounce",
+    "rfc3834": "auto_reply",
+    "arf": "abuse_report",
+}
 
 
 def expected_kind(path: Path) -> str:
@@ -56,7 +62,12 @@ def main() -> None:
         }
         settings = load_settings(None, env)
         desk = open_desk(settings, migrate=True, synchronous="NORMAL")
-        received = [Received(raw=p.read_bytes(), envelope_from=None, recipients=("support@example.com",), via="mailgate") for p in paths]
+        received = [
+            Received(
+                raw=p.read_bytes(), envelope_from=None, recipients=("support@example.com",), via="mailgate"
+            )
+            for p in paths
+        ]
         start = time.perf_counter()
         ids = spool_messages(desk.store, received)
         processor = desk.processor()
@@ -66,14 +77,22 @@ def main() -> None:
         name_of = dict(zip(ids, paths, strict=True))
         with desk.store.read() as session:
             rows = session.execute(
-                select(Message.id.label("message_id"), Message.inbound_id, Message.kind, Ticket.queue, Message.ticket_id)
+                select(
+                    Message.id.label("message_id"),
+                    Message.inbound_id,
+                    Message.kind,
+                    Ticket.queue,
+                    Message.ticket_id,
+                )
                 .join(Ticket, Ticket.id == Message.ticket_id)
                 .where(Message.inbound_id.in_(ids))
             ).all()
             # A repeated delivery (same Message-ID and body: the corpus has a few) is
             # not stored again; it counts as the message it repeats.
             repeats = session.execute(
-                select(Inbound.id, Inbound.result).where(Inbound.id.in_(ids), Inbound.result.like("repeated delivery%"))
+                select(Inbound.id, Inbound.result).where(
+                    Inbound.id.in_(ids), Inbound.result.like("repeated delivery%")
+                )
             ).all()
             acked_tickets = set(
                 session.execute(select(Outbox.ticket_id).where(Outbox.kind == "acknowledgement")).scalars()

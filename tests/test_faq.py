@@ -37,7 +37,8 @@ def test_entry_front_matter(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         "de/versand.md",
-        "---\nquestion: Was kostet der Versand?\ntags: versand, kosten\n---\n# Versand\n\n**4,90 €**, ab 50 € frei.\n",
+        "---\nquestion: Was kostet der Versand?\ntags: versand, kosten\n---\n"
+        "# Versand\n\n**4,90 €**, ab 50 € frei.\n",
     )
     entry = read_entry(tmp_path, path)
     assert (entry.id, entry.language, entry.title) == ("de/versand", "de", "Was kostet der Versand?")
@@ -101,11 +102,15 @@ def test_quoted_history_and_signature_are_not_searched(index: FaqIndex) -> None:
 def test_nothing_good_enough_means_no_suggestion(index: FaqIndex) -> None:
     settings = FaqSettings()
     assert find_suggestions(index, "Dunkelmodus", "Bitte baut einen Dunkelmodus ein.", "de", settings) == ()
-    text = "Hallo, ich habe mein Passwort vergessen und komme nicht mehr in mein Konto. Wie setze ich es zurück?"
+    text = (
+        "Hallo, ich habe mein Passwort vergessen und komme nicht mehr in mein Konto. Wie setze ich es zurück?"
+    )
     found = find_suggestions(index, "Login", text, "de", settings)
     assert [s.id for s in found] == ["de/passwort-vergessen"]
     assert found[0].url == "https://help.example.com/de/passwort-vergessen" and found[0].excerpt
-    assert find_suggestions(index, "Login", text, "de", settings.model_copy(update={"max_suggestions": 0})) == ()
+    assert (
+        find_suggestions(index, "Login", text, "de", settings.model_copy(update={"max_suggestions": 0})) == ()
+    )
 
 
 # --- evaluation ---------------------------------------------------------------------------
@@ -186,6 +191,9 @@ def test_faq_index_and_search_cli(make_desk: Callable[..., Desk], tmp_path: Path
     (folder / "de" / "broken.md").write_text("no front matter\n", encoding="utf-8")
     broken = desk.run("faq", "index", check=False)
     assert broken.returncode == 1
-    assert broken.stderr.decode().splitlines()[-1] == f"postdesk: {folder / 'de' / 'broken.md'}: no front matter (a '---' block with title and language first)"
+    assert (
+        broken.stderr.decode().splitlines()[-1] == f"postdesk: {folder / 'de' / 'broken.md'}: "
+        "no front matter (a '---' block with title and language first)"
+    )
     absent = desk.run("faq", "index", "--path", str(tmp_path / "nowhere"), check=False)
     assert absent.returncode == 1 and "no such folder" in absent.stderr.decode()

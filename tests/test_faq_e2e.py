@@ -1,4 +1,5 @@
-"""FAQ suggestions end to end: mail over SMTP to a real `postdesk serve`, the acknowledgement in the maildir."""
+"""FAQ suggestions end to end: mail over SMTP to a real `postdesk serve`,
+the acknowledgement in its maildir."""
 
 from __future__ import annotations
 

@@ -23,7 +23,9 @@ def ticket_state(desk: Desk, ticket_id: int) -> tuple[str, list[str]]:
         status = session.execute(select(Ticket.status).where(Ticket.id == ticket_id)).scalar_one()
         kinds = (
             session.execute(
-                select(Message.kind).where(Message.ticket_id == ticket_id, Message.direction == "in").order_by(Message.id)
+                select(Message.kind)
+                .where(Message.ticket_id == ticket_id, Message.direction == "in")
+                .order_by(Message.id)
             )
             .scalars()
             .all()
@@ -40,18 +42,36 @@ def auto_replies(ack: EmailMessage) -> list[tuple[str, EmailMessage]]:
     """Out-of-office answers to the acknowledgement as real responders write them: (envelope sender, mail)."""
     tag_subject = str(ack["Subject"])
     rfc3834 = reply_to(
-        ack, CUSTOMER, f"Auto: {tag_subject}", "Ich bin bis 30.11. nicht im Büro.",
-        Auto_Submitted="auto-replied", In_Reply_To=ack["Message-ID"], References=ack["Message-ID"],
+        ack,
+        CUSTOMER,
+        f"Auto: {tag_subject}",
+        "Ich bin bis 30.11. nicht im Büro.",
+        Auto_Submitted="auto-replied",
+        In_Reply_To=ack["Message-ID"],
+        References=ack["Message-ID"],
     )
     x_autoreply = reply_to(
-        ack, CUSTOMER, f"Re: {tag_subject}", "I am away until Monday.", X_Autoreply="yes", In_Reply_To=ack["Message-ID"]
+        ack,
+        CUSTOMER,
+        f"Re: {tag_subject}",
+        "I am away until Monday.",
+        X_Autoreply="yes",
+        In_Reply_To=ack["Message-ID"],
     )
     x_autorespond = reply_to(
-        ack, CUSTOMER, f"Re: {tag_subject}", "Danke, ich melde mich.", X_Autorespond="yes", In_Reply_To=ack["Message-ID"]
+        ack,
+        CUSTOMER,
+        f"Re: {tag_subject}",
+        "Danke, ich melde mich.",
+        X_Autorespond="yes",
+        In_Reply_To=ack["Message-ID"],
     )
     # Exchange: no In-Reply-To, threads by the subject tag (the sender belongs to the ticket).
     exchange = reply_to(
-        ack, CUSTOMER, f"Automatic reply: {tag_subject}", "I am out of the office.",
+        ack,
+        CUSTOMER,
+        f"Automatic reply: {tag_subject}",
+        "I am out of the office.",
         X_Auto_Response_Suppress="All",
     )
     return [("", rfc3834), (CUSTOMER, x_autoreply), (CUSTOMER, x_autorespond), ("", exchange)]
@@ -80,7 +100,9 @@ def test_auto_replies_attach_do_not_reopen_and_get_no_answer(desk: Desk) -> None
     assert len(desk.json("tickets", "list", "--status", "closed")) == 1
 
     # The contrast: a person's reply does reopen it.
-    person = reply_to(ack, CUSTOMER, f"Re: {ack['Subject']}", "Geht immer noch nicht.", In_Reply_To=ack["Message-ID"])
+    person = reply_to(
+        ack, CUSTOMER, f"Re: {ack['Subject']}", "Geht immer noch nicht.", In_Reply_To=ack["Message-ID"]
+    )
     desk.send(person)
     wait_processed(desk, 6)
     assert ticket_state(desk, ticket_id)[0] == "open"
@@ -92,9 +114,9 @@ def test_abuse_reports_stay_out_of_customer_queues(desk: Desk) -> None:
     [ack] = wait_for_outbox(desk, 1)
     arf = (CORPUS / "sisimai-set-of-emails" / "maildir" / "bsd" / "arf-01.eml").read_bytes()
     # A complaint about our own acknowledgement, whose headers point at it.
-    threaded = arf.replace(b"Message-ID:", f"In-Reply-To: {ack['Message-ID']}\nMessage-ID:".encode(), 1).replace(
-        b"000000000000000.000000000000@", b"111111111111111.000000000000@", 1
-    )
+    threaded = arf.replace(
+        b"Message-ID:", f"In-Reply-To: {ack['Message-ID']}\nMessage-ID:".encode(), 1
+    ).replace(b"000000000000000.000000000000@", b"111111111111111.000000000000@", 1)
     desk.send(arf, sender="abuse@example.ed.jp")
     desk.send(threaded, sender="abuse@example.ed.jp")
     wait_processed(desk, 3)
@@ -117,7 +139,11 @@ PEER = "robot@peer.example"
 def rfc3834_responder(message: EmailMessage) -> tuple[str, str, EmailMessage]:
     """A vacation responder done right: Auto-Submitted, In-Reply-To, null envelope sender."""
     answer = reply_to(
-        message, PEER, f"Auto: {message['Subject']}", "Away.", Auto_Submitted="auto-replied",
+        message,
+        PEER,
+        f"Auto: {message['Subject']}",
+        "Away.",
+        Auto_Submitted="auto-replied",
         In_Reply_To=message["Message-ID"],
     )
     return "", str(message.get("Reply-To") or message["From"]), answer
@@ -125,14 +151,19 @@ def rfc3834_responder(message: EmailMessage) -> tuple[str, str, EmailMessage]:
 
 def naive_responder(message: EmailMessage) -> tuple[str, str, EmailMessage]:
     """No automatic-mail headers at all; answers the Reply-To like a mail client, threaded."""
-    answer = reply_to(message, PEER, f"Re: {message['Subject']}", "Thanks!", In_Reply_To=message["Message-ID"])
+    answer = reply_to(
+        message, PEER, f"Re: {message['Subject']}", "Thanks!", In_Reply_To=message["Message-ID"]
+    )
     return PEER, str(message.get("Reply-To") or message["From"]), answer
 
 
 def helpdesk_responder(message: EmailMessage) -> tuple[str, str, EmailMessage]:
-    """Another ticket system's acknowledgement: new Message-ID, no In-Reply-To, its own tag before the subject."""
+    """Another ticket system's acknowledgement: new Message-ID, no In-Reply-To,
+    its own tag before our subject."""
     desk = str(message["From"].addresses[0].addr_spec)
-    answer = reply_to(message, PEER, f"[Case#555] {message['Subject']}", "We have received your request.", to=desk)
+    answer = reply_to(
+        message, PEER, f"[Case#555] {message['Subject']}", "We have received your request.", to=desk
+    )
     return PEER, desk, answer
 
 
@@ -168,7 +199,9 @@ def test_two_auto_responders_stop_after_one_automatic_mail(
     try:
         desk.start()
         # The peer writes first, like any mail robot that lands in a support inbox.
-        first = make_mail(sender=f"Robot <{PEER}>", subject="Order status update", body="Your order shipped.\n")
+        first = make_mail(
+            sender=f"Robot <{PEER}>", subject="Order status update", body="Your order shipped.\n"
+        )
         desk.send(first, sender=PEER)
         desk.wait_until(lambda: peer.answered >= 1, what="the peer's automatic answer to the acknowledgement")
         settled = _settled(desk, peer)

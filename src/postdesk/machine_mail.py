@@ -26,8 +26,15 @@ def file_abuse_report(work: Work, env: StageEnv) -> Work:
         ("sla", "", "abuse_report: nobody answers it, no due time"),
     )
     if work.ticket_id is not None:
-        hits = (("machine", ABUSE_REPORT, f"not filed on ticket {work.ticket_id} ({work.threaded_by})"), *hits)
+        hits = (
+            ("machine", ABUSE_REPORT, f"not filed on ticket {work.ticket_id} ({work.threaded_by})"),
+            *hits,
+        )
     triaged = Triaged(priority="normal", queue=queue, level=1, first_response_due=None, hits=hits)
     return replace(
-        work, ticket_id=None, threaded_by="new", triage=triaged, notes=work.note(f"abuse report → queue {queue}")
+        work,
+        ticket_id=None,
+        threaded_by="new",
+        triage=triaged,
+        notes=work.note(f"abuse report → queue {queue}"),
     )

@@ -71,7 +71,9 @@ def load_mails(path: Path) -> tuple[LabelledMail, ...]:
     )
 
 
-def evaluate(index: FaqIndex, mails: Iterable[LabelledMail], settings: FaqSettings, default_language: str = "de") -> Scores:
+def evaluate(
+    index: FaqIndex, mails: Iterable[LabelledMail], settings: FaqSettings, default_language: str = "de"
+) -> Scores:
     mails = tuple(mails)
     suggested = correct = answered = silent = 0
     for mail in mails:
@@ -111,7 +113,9 @@ def tune(
             settings = base.model_copy(update={"min_score": min_score, "min_share_of_best": share})
             scores = evaluate(index, mails, settings)
             if scores.precision_at_3 >= min_precision and scores.no_suggestion_share >= min_silent:
-                candidates.append(((scores.recall, scores.precision_at_3, share, -min_score), settings, scores))
+                candidates.append(
+                    ((scores.recall, scores.precision_at_3, share, -min_score), settings, scores)
+                )
     if not candidates:
         raise ValueError("no thresholds reach the precision asked for on these mails")
     _, settings, scores = max(candidates, key=lambda c: c[0])
