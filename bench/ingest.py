@@ -38,13 +38,16 @@ def run_bare(mails: list[bytes], connections: int) -> float:
         proc.wait()
 
 
-def run_postdesk(mails: list[bytes], connections: int, serve_args: list[str]) -> float:
+def run_postdesk(
+    mails: list[bytes], connections: int, serve_args: list[str], store_url: str | None = None
+) -> float:
+    """Messages/s into `postdesk serve SERVE_ARGS`; its store is STORE_URL (default: a new SQLite file)."""
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ)
         env.update(
             {
-                "POSTDESK_STORE__URL": f"sqlite:///{tmp}/postdesk.db",
+                "POSTDESK_STORE__URL": store_url or f"sqlite:///{tmp}/postdesk.db",
                 "POSTDESK_INGEST__SMTP__PORT": str(port),
                 "POSTDESK_OUTBOUND__TRANSPORT": f"maildir:{tmp}/outbox",
                 "POSTDESK_LOG__LEVEL": "warning",

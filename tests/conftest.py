@@ -1,5 +1,6 @@
 """Test fixtures: a real `postdesk serve` process on a loopback port, its
-SQLite store and maildir in a temporary folder, and helpers to talk to it."""
+store (SQLite, then PostgreSQL: every store-touching test runs on both, see
+pg_support.py) and maildir in a temporary folder, and helpers to talk to it."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from pg_support import Databases, backends, require_postgresql
 from postdesk.store.session import Store, open_store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -193,8 +195,24 @@ class Desk:
             self._store.dispose()
 
 
+@pytest.fixture(params=backends())
+def backend(request: pytest.FixtureRequest) -> str:
+    """The store backend of this test run: "sqlite" or "postgresql"."""
+    if request.param == "postgresql":
+        require_postgresql()
+    return request.param
+
+
 @pytest.fixture
-def make_desk(tmp_path: Path) -> Iterator[Callable[..., Desk]]:
+def databases(backend: str) -> Iterator[Databases]:
+    """Fresh, empty store URLs on this run's backend; PostgreSQL ones dropped at the end."""
+    made = Databases(backend)
+    yield made
+    made.drop_all()
+
+
+@pytest.fixture
+def make_desk(tmp_path: Path, databases: Databases) -> Iterator[Callable[..., Desk]]:
     """Build a desk in its own folder; SETTINGS are merged over test defaults."""
     desks: list[Desk] = []
 
@@ -203,7 +221,7 @@ def make_desk(tmp_path: Path) -> Iterator[Callable[..., Desk]]:
         root.mkdir()
         port = free_port()
         base = {
-            "store": {"url": f"sqlite:///{root / 'postdesk.db'}"},
+            "store": {"url": databases.url(root)},
             "desk": {
                 "address": "support@example.com",
                 "name": "Example Support",

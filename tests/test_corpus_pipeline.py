@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from corpus import mail_files, mbox_messages
+from pg_support import backends, postgres_database
 from postdesk.app import open_desk
 from postdesk.cli import main
 from postdesk.config import load_settings
@@ -31,11 +33,21 @@ def corpus_messages() -> list[tuple[str, bytes]]:
     return messages
 
 
+@pytest.fixture(scope="module", params=backends())
+def corpus_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The module's store URL, once on each backend (the corpus is processed once per backend)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('corpus-db') / 'postdesk.db'}"
+        return
+    with postgres_database() as url:
+        yield url
+
+
 @pytest.fixture(scope="module")
-def processed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+def processed(tmp_path_factory: pytest.TempPathFactory, corpus_store: str) -> dict[str, object]:
     root = tmp_path_factory.mktemp("corpus")
     env = {
-        "POSTDESK_STORE__URL": f"sqlite:///{root / 'postdesk.db'}",
+        "POSTDESK_STORE__URL": corpus_store,
         "POSTDESK_OUTBOUND__TRANSPORT": f"maildir:{root / 'outbox'}",
         "POSTDESK_DESK__SECRET": "corpus",
         "POSTDESK_LOG__LEVEL": "warning",

@@ -12,8 +12,8 @@ from postdesk.store.models import Base
 from postdesk.store.session import open_store
 
 
-def test_migrated_schema_matches_the_models(tmp_path: Path) -> None:
-    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+def test_migrated_schema_matches_the_models(tmp_path: Path, databases) -> None:
+    store = open_store(databases.url(tmp_path, "m"))
     upgrade(store)
     with store.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)

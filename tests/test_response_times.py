@@ -20,8 +20,8 @@ TUESDAY = datetime(2026, 11, 24, 10, 0, tzinfo=BERLIN)
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    yield from migrated_store(tmp_path / "times.db")
+def store(tmp_path: Path, databases):
+    yield from migrated_store(databases.url(tmp_path, "times"))
 
 
 def sentence(

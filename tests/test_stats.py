@@ -35,8 +35,8 @@ def small_history(session, now: datetime = UNTIL) -> None:
     add_message(session, d, at(23, 10) + shift, "in", "voicemail", threaded_by="caller")
 
 
-def figures_of_small_history(tmp_path: Path, timezone: str, queue: str | None) -> dict:
-    store = open_migrated(tmp_path / "stats.db")
+def figures_of_small_history(url: str, timezone: str, queue: str | None) -> dict:
+    store = open_migrated(url)
     with store.transaction() as session:
         small_history(session)
     with store.transaction() as session:
@@ -46,8 +46,8 @@ def figures_of_small_history(tmp_path: Path, timezone: str, queue: str | None) -
     return figures
 
 
-def test_stats_against_a_hand_computed_history(tmp_path: Path) -> None:
-    figures = figures_of_small_history(tmp_path, "UTC", None)
+def test_stats_against_a_hand_computed_history(tmp_path: Path, databases) -> None:
+    figures = figures_of_small_history(databases.url(tmp_path), "UTC", None)
 
     assert figures["tickets"] == 6 and figures["timezone"] == "UTC" and figures["queue"] is None
     assert [
@@ -110,8 +110,8 @@ def test_stats_against_a_hand_computed_history(tmp_path: Path) -> None:
     assert figures["duplicates_merged"] == 1 and figures["voicemails"] == 1
 
 
-def test_stats_for_one_queue_in_its_timezone(tmp_path: Path) -> None:
-    figures = figures_of_small_history(tmp_path, "Europe/Berlin", "billing")
+def test_stats_for_one_queue_in_its_timezone(tmp_path: Path, databases) -> None:
+    figures = figures_of_small_history(databases.url(tmp_path), "Europe/Berlin", "billing")
     assert figures["tickets"] == 2 and figures["queue"] == "billing"
     assert figures["per_hour"][10] == 1 and figures["per_hour"][11] == 1  # 09:00 and 10:00 UTC in CET
     assert figures["backlog"]["open"] == 2 and list(figures["backlog"]["by_queue"]) == ["billing"]

@@ -96,15 +96,16 @@ def settings_from(toml: str, **sections: dict) -> Settings:
     return Settings.model_validate(tomllib.loads(toml_dump(sections) + toml))
 
 
-def open_migrated(path: Path) -> Store:
-    store = open_store(f"sqlite:///{path}")
+def open_migrated(url: str) -> Store:
+    """The store at URL (from the `databases` fixture), migrated."""
+    store = open_store(url)
     upgrade(store)
     return store
 
 
-def migrated_store(path: Path) -> Iterator[Store]:
-    """For a fixture: ``yield from migrated_store(tmp_path / "x.db")``."""
-    store = open_migrated(path)
+def migrated_store(url: str) -> Iterator[Store]:
+    """For a fixture: ``yield from migrated_store(databases.url(tmp_path, "x"))``."""
+    store = open_migrated(url)
     yield store
     store.dispose()
 

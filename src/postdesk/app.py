@@ -10,6 +10,7 @@ from pathlib import Path
 from postdesk.config.model import Settings
 from postdesk.faq.index import FaqIndex
 from postdesk.faq.store import load_entries
+from postdesk.ops.metrics import Metrics, NoMetrics
 from postdesk.pipeline import Processor
 from postdesk.replies.delivery import Sender, transport_for
 from postdesk.store.meta import generated_secret
@@ -27,8 +28,11 @@ class Desk:
     secret: bytes
     templates: MailTemplates
 
-    def processor(self) -> Processor:
-        return Processor(self.store, self.settings, self.secret, self.templates, faq=self.faq_index())
+    def processor(self, metrics: Metrics | None = None) -> Processor:
+        metrics = metrics or NoMetrics()
+        return Processor(
+            self.store, self.settings, self.secret, self.templates, metrics=metrics, faq=self.faq_index()
+        )
 
     def faq_index(self) -> FaqIndex | None:
         """The FAQ index from the faq_entries table; None when suggestions are off or nothing is indexed."""

@@ -13,7 +13,9 @@ import click
 from postdesk import __version__, pipeline, triage_commands
 from postdesk.clikit import Context, fail, pass_context, print_json
 from postdesk.faq.commands import faq_group
+from postdesk.ingest import imap_commands
 from postdesk.ingest import mailgate as gate
+from postdesk.ops import commands as ops_commands
 from postdesk.store.migrate import (
     SchemaOutOfDate,
     current_revisions,
@@ -50,20 +52,34 @@ def main(ctx: click.Context, config_path: Path | None, log_format: str | None) -
 @main.command()
 @click.option("--no-process", is_flag=True, help="Do not run the pipeline worker (listeners only).")
 @click.option("--no-send", is_flag=True, help="Do not deliver outgoing mail in this process.")
+@click.option(
+    "--metrics",
+    "metrics_listen",
+    metavar="HOST:PORT",
+    help="Serve Prometheus /metrics and /healthz here (overrides [metrics] listen).",
+)
 @pass_context
-def serve(ctx: Context, no_process: bool, no_send: bool) -> None:
+def serve(ctx: Context, no_process: bool, no_send: bool, metrics_listen: str | None) -> None:
     """Run the listeners, the pipeline worker and the sender in one process.
 
     Migrates the database first when [store] auto_migrate is true (the default).
-    Stop with Ctrl-C or SIGTERM: received mail is committed before exit.
+    Stop with Ctrl-C or SIGTERM: listeners stop accepting, received mail is
+    committed, the worker finishes its message, then all exit.
     """
+    from postdesk.config.model import parse_listen
     from postdesk.serve import serve as run
 
+    if metrics_listen:
+        try:
+            parse_listen(metrics_listen)
+        except ValueError as error:
+            fail(f"--metrics {metrics_listen}: {error}")
     run(
         ctx.desk(migrate=ctx.settings.store.auto_migrate),
         process=not no_process,
         send=not no_send,
         log_format=ctx.log_format,
+        metrics_listen=metrics_listen,
     )
 
 
@@ -269,3 +285,6 @@ main.add_command(triage_commands.stats)
 main.add_command(faq_group)
 tickets.add_command(triage_commands.tickets_escalate)
 tickets.add_command(triage_commands.tickets_mark_feature)
+main.add_command(imap_commands.imap_group)
+main.add_command(ops_commands.inbound_group)
+main.add_command(ops_commands.outbox_group)

@@ -17,6 +17,7 @@ error, to be retried with ``postdesk process --retry-failed``.
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from postdesk.config.model import Settings
@@ -32,6 +34,7 @@ from postdesk.faq.index import FaqIndex
 from postdesk.features import collect_feature_request
 from postdesk.ingest import stages as ingest
 from postdesk.machine_mail import file_abuse_report
+from postdesk.ops.metrics import Metrics, NoMetrics
 from postdesk.replies.acknowledge import acknowledge
 from postdesk.response_times import TypicalWaits
 from postdesk.stage import InboundMessage, PureStage, Stage, StageEnv, Work
@@ -64,18 +67,41 @@ STAGES: Sequence[tuple[str, Stage]] = (
 )
 
 
-def prepare(work: Work, settings: Settings) -> Work:
-    for _name, stage in PREPARE:
+def prepare(work: Work, settings: Settings, metrics: Metrics | None = None) -> Work:
+    for name, stage in PREPARE:
+        started = time.perf_counter()
         work = stage(work, settings)
+        if metrics is not None:
+            metrics.stage_seconds(name, time.perf_counter() - started)
     return work
 
 
 def run_stages(work: Work, env: StageEnv, stages: Sequence[tuple[str, Stage]] = STAGES) -> Work:
-    for _name, stage in stages:
+    for name, stage in stages:
+        started = time.perf_counter()
         work = stage(work, env)
+        env.metrics.stage_seconds(name, time.perf_counter() - started)
         if work.finished:
             break
     return work
+
+
+# PostgreSQL: rows claimed per transaction. One commit (one WAL flush) then
+# covers this many messages; larger batches hold their row locks longer and
+# make a conflict between workers (the same contact, the same attachment)
+# wait longer, so it stays small (docs/benchmarks.md, "PostgreSQL scale-out").
+CLAIM_BATCH = 16
+
+# PostgreSQL errors that say "this transaction lost a race, not: this message
+# is bad": deadlock detected, serialization failure, lock not available.
+_TRANSIENT_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+
+
+DEFERRED = "deferred: "
+
+
+class _Deferred(Exception):
+    """The message lost a race with another worker; it stays pending for later."""
 
 
 @dataclass(frozen=True)
@@ -87,49 +113,108 @@ class Processor:
     secret: bytes
     templates: MailTemplates
     typical_waits: TypicalWaits = field(default_factory=TypicalWaits)
+    claim_batch: int = CLAIM_BATCH
+    metrics: Metrics = field(default_factory=NoMetrics)
     # Built from the faq_entries table when the worker starts (Desk.processor).
     faq: FaqIndex | None = None
 
     def process_next(self) -> Work | None:
         """Claim one pending message and process it; None when there is none."""
+        if not self.store.is_sqlite:
+            done = self.process_batch(1)
+            return done[0] if done else None
         # SQLite locks the whole database for a writer: read and prepare the
-        # message first, then take the lock for the stages that write. On
-        # PostgreSQL the row lock (SKIP LOCKED) is the claim, so other workers
-        # never prepare the same message; there it is prepared inside.
-        peeked = self._peek() if self.store.is_sqlite else None
-        if self.store.is_sqlite and peeked is None:
+        # message first, then take the lock for the stages that write.
+        peeked = self._peek()
+        if peeked is None:
             return None
-        prepared = self._try_prepare(peeked) if peeked else None
+        prepared = self._try_prepare(peeked)
         with self.store.transaction() as session:
-            inbound = _claim(session, peeked)
+            inbound = _claim_peeked(session, peeked)
             if inbound is None:
                 # Another worker took the peeked message meanwhile: look again.
-                return None if peeked is None else self.process_next()
-            now = datetime.now(UTC)
-            env = StageEnv(
-                session, self.settings, now, self.secret, self.templates, self.typical_waits, faq=self.faq
-            )
+                return self.process_next()
+            work = self._process_claimed(session, inbound, prepared)
+        self._done(work)
+        return work
+
+    def process_batch(self, size: int) -> list[Work]:
+        """PostgreSQL: claim up to SIZE pending messages (FOR UPDATE SKIP LOCKED,
+        so concurrent workers on any host take disjoint rows), process each in
+        its own savepoint and commit them together. Returns one Work per claimed
+        message; one that lost a race with another worker (a deadlock) comes
+        back `deferred` and stays pending for a later batch."""
+        results: list[Work] = []
+        with self.store.transaction() as session:
+            for inbound in _claim_batch(session, size):
+                try:
+                    results.append(self._process_claimed(session, inbound, None))
+                except _Deferred as why:
+                    log.warning("inbound %d deferred: %s", inbound.id, why)
+                    results.append(Work(inbound=inbound, finished=f"{DEFERRED}{why}"))
+        for work in results:
+            self._done(work)
+        return results
+
+    def _process_claimed(self, session: Session, inbound: InboundMessage, prepared: Work | None) -> Work:
+        """Run the stages for a claimed message in the open transaction and mark it done (or failed)."""
+        now = datetime.now(UTC)
+        env = StageEnv(
+            session,
+            self.settings,
+            now,
+            self.secret,
+            self.templates,
+            self.typical_waits,
+            metrics=self.metrics,
+            faq=self.faq,
+        )
+        for attempt in (1, 2):
             try:
                 with session.begin_nested():
-                    work = prepared or prepare(Work(inbound=inbound), self.settings)
+                    work = prepared or prepare(Work(inbound=inbound), self.settings, self.metrics)
                     work = run_stages(work, env)
+                break
+            except IntegrityError as error:
+                # Another worker committed a row this message also wanted (the
+                # same Message-ID, say) while it ran: once more, now seeing it.
+                if attempt == 1:
+                    continue
+                return self._failed(session, inbound, error, now)
+            except DBAPIError as error:
+                if getattr(error.orig, "sqlstate", None) in _TRANSIENT_SQLSTATES:
+                    raise _Deferred(str(error.orig)) from error
+                return self._failed(session, inbound, error, now)
             except Exception as error:
-                _mark_failed(session, inbound.id, error, now)
-                log.error("inbound %d failed: %s: %s", inbound.id, type(error).__name__, error)
-                return Work(inbound=inbound, finished=f"failed: {error}")
-            result = work.finished or "; ".join(work.notes)
-            session.execute(
-                update(Inbound)
-                .where(Inbound.id == inbound.id)
-                .values(status="done", processed_at=now, error=None, result=result)
-            )
-        log.info(
-            "inbound %d: %s",
-            inbound.id,
-            result,
-            extra={"inbound_id": inbound.id, "ticket_id": work.ticket_id, "kind": work.kind},
+                return self._failed(session, inbound, error, now)
+        result = work.finished or "; ".join(work.notes)
+        session.execute(
+            update(Inbound)
+            .where(Inbound.id == inbound.id)
+            .values(status="done", processed_at=now, error=None, result=result)
         )
         return work
+
+    def _failed(self, session: Session, inbound: InboundMessage, error: Exception, now: datetime) -> Work:
+        _mark_failed(session, inbound.id, error, now)
+        log.error(
+            "inbound %d failed: %s: %s",
+            inbound.id,
+            type(error).__name__,
+            error,
+            extra={"inbound_id": inbound.id, "decision": "failed", "error": type(error).__name__},
+        )
+        return Work(inbound=inbound, finished=f"failed: {error}")
+
+    def _done(self, work: Work) -> None:
+        """After the commit: count the message, and log one line for it (failures were logged as errors)."""
+        if work.finished and work.finished.startswith(DEFERRED):
+            return
+        if work.finished and work.finished.startswith("failed: "):
+            self.metrics.processed("failed")
+            return
+        self.metrics.processed("done")
+        _log_processed(work, work.finished or "; ".join(work.notes))
 
     def _peek(self) -> InboundMessage | None:
         with self.store.read() as session:
@@ -140,7 +225,7 @@ class Processor:
 
     def _try_prepare(self, inbound: InboundMessage) -> Work | None:
         try:
-            return prepare(Work(inbound=inbound), self.settings)
+            return prepare(Work(inbound=inbound), self.settings, self.metrics)
         except Exception:  # prepared again inside the transaction, where a failure is recorded
             return None
 
@@ -148,9 +233,16 @@ class Processor:
         """Process until nothing is pending (or LIMIT messages); returns the count."""
         count = 0
         while limit is None or count < limit:
-            if self.process_next() is None:
+            if self.store.is_sqlite:
+                if self.process_next() is None:
+                    break
+                count += 1
+                continue
+            wanted = self.claim_batch if limit is None else min(self.claim_batch, limit - count)
+            batch = self.process_batch(wanted)
+            if not batch:
                 break
-            count += 1
+            count += sum(1 for work in batch if not (work.finished or "").startswith(DEFERRED))
         return count
 
 
@@ -164,25 +256,50 @@ _INBOUND_COLUMNS = (
 )
 
 
-def _claim(session: Session, peeked: InboundMessage | None) -> InboundMessage | None:
-    """Take a pending message for this transaction: PEEKED, or the oldest pending one."""
-    if peeked is not None:
-        # SQLite: the transaction already holds the write lock; the row is
-        # ours if it is still pending (no other worker finished it meanwhile).
-        taken = session.execute(
-            update(Inbound)
-            .where(Inbound.id == peeked.id, Inbound.status == "pending")
-            .values(status="pending")
-        )
-        return peeked if taken.rowcount == 1 else None
-    row = session.execute(
+def _claim_peeked(session: Session, peeked: InboundMessage) -> InboundMessage | None:
+    """SQLite: the transaction already holds the write lock; the peeked row is
+    ours if it is still pending (no other worker finished it meanwhile)."""
+    taken = session.execute(
+        update(Inbound).where(Inbound.id == peeked.id, Inbound.status == "pending").values(status="pending")
+    )
+    return peeked if taken.rowcount == 1 else None
+
+
+def _claim_batch(session: Session, size: int) -> list[InboundMessage]:
+    """PostgreSQL: lock up to SIZE of the oldest pending messages no other worker holds."""
+    rows = session.execute(
         select(*_INBOUND_COLUMNS)
         .where(Inbound.status == "pending")
         .order_by(Inbound.id)
-        .limit(1)
+        .limit(size)
         .with_for_update(skip_locked=True)
-    ).first()
-    return _inbound_message(row) if row is not None else None
+    ).all()
+    return [_inbound_message(row) for row in rows]
+
+
+def _log_processed(work: Work, result: str) -> None:
+    """The one info line per processed message: ids, kind and decisions; never the message's text."""
+    if work.ticket_id is None:
+        where = "no ticket"
+    else:
+        where = f"ticket {work.ticket_id} ({'new' if work.new_ticket else work.threaded_by})"
+    log.info(
+        "inbound %d via %s: %s %s: %s",
+        work.inbound.id,
+        work.inbound.via,
+        work.kind or "-",
+        where,
+        result or "stored",
+        extra={
+            "inbound_id": work.inbound.id,
+            "via": work.inbound.via,
+            "ticket_id": work.ticket_id,
+            "new_ticket": work.new_ticket,
+            "threaded_by": work.threaded_by if work.ticket_id is not None else None,
+            "kind": work.kind,
+            "decision": result or "stored",
+        },
+    )
 
 
 def retry_failed(store: Store) -> int:

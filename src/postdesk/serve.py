@@ -10,8 +10,14 @@ The spool writer wakes the worker after each commit and the worker wakes
 the sender (multiprocessing events), so a mail is usually processed and
 answered within milliseconds; polling covers mail stored by other hosts.
 A child that dies is restarted; children end when this process ends, even
-by SIGKILL. On SIGTERM/SIGINT the listeners stop accepting, what was
-received is committed, the worker finishes its message, and all exit.
+by SIGKILL. On SIGTERM/SIGINT the listeners stop accepting, open sessions
+get `SHUTDOWN_GRACE_SECONDS` to finish (then they are closed: a message not
+yet answered 250 is retried by its sender), what was received is
+committed, the worker finishes its message, and all exit.
+
+With `--metrics HOST:PORT` ([metrics] listen) the parent serves Prometheus
+metrics and /healthz (postdesk.ops.exporter); the children send what they
+measure over a queue to it (postdesk.ops.metrics).
 """
 
 from __future__ import annotations
@@ -25,23 +31,40 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.context import SpawnProcess
+from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event
+from typing import TYPE_CHECKING, Any
 
 from postdesk.app import Desk, open_desk
-from postdesk.config.model import Settings
+from postdesk.config.model import Settings, parse_listen
+from postdesk.ingest.imap_runner import start_mailboxes
 from postdesk.ingest.smtp import SpoolHandler, start_listener
 from postdesk.ingest.spool import SpoolWriter
 from postdesk.logs import configure_logging
+from postdesk.ops.metrics import Metrics, NoMetrics, QueueMetrics, forward
 from postdesk.voicemail.transcribe import transcriber_for
+
+if TYPE_CHECKING:
+    from postdesk.ops.exporter import MetricsServer
 
 log = logging.getLogger(__name__)
 
 SPAWN = multiprocessing.get_context("spawn")
 RESTART_DELAY_SECONDS = 2.0
+# How long open SMTP/LMTP sessions may go on after SIGTERM (systemd waits 90 s by default).
+SHUTDOWN_GRACE_SECONDS = 10.0
 
 
-def serve(desk: Desk, *, process: bool = True, send: bool = True, log_format: str | None = None) -> None:
-    asyncio.run(_serve(desk, process, send, log_format or desk.settings.log.format))
+def serve(
+    desk: Desk,
+    *,
+    process: bool = True,
+    send: bool = True,
+    log_format: str | None = None,
+    metrics_listen: str | None = None,
+) -> None:
+    listen = desk.settings.metrics.listen if metrics_listen is None else metrics_listen
+    asyncio.run(_serve(desk, process, send, log_format or desk.settings.log.format, listen))
 
 
 @dataclass
@@ -54,6 +77,7 @@ class Child:
     wake: Event
     wakes_next: Event | None
     stopping: Event
+    metrics_queue: Queue[Any] | None = None
     process: SpawnProcess | None = field(default=None)
 
     def start(self) -> None:
@@ -67,6 +91,7 @@ class Child:
                 self.wakes_next,
                 self.stopping,
                 os.getpid(),
+                self.metrics_queue,
             ),
             name=f"postdesk-{self.role}",
             daemon=True,
@@ -77,24 +102,30 @@ class Child:
         return self.process is not None and self.process.is_alive()
 
 
-async def _serve(desk: Desk, process: bool, send: bool, log_format: str) -> None:
+async def _serve(desk: Desk, process: bool, send: bool, log_format: str, metrics_listen: str) -> None:
     settings = desk.settings
+    exporter = _start_exporter(desk, metrics_listen) if metrics_listen else None
+    metrics: Metrics = exporter.metrics if exporter else NoMetrics()
+    events = exporter.events if exporter else None
     stopping = SPAWN.Event()
     send_wake, work_wake = SPAWN.Event(), SPAWN.Event()
     children = []
     if send:
-        children.append(Child("sender", settings, log_format, send_wake, None, stopping))
+        children.append(Child("sender", settings, log_format, send_wake, None, stopping, events))
     if process:
-        children.append(Child("pipeline", settings, log_format, work_wake, send_wake, stopping))
+        children.append(Child("pipeline", settings, log_format, work_wake, send_wake, stopping, events))
     for child in children:
         child.start()
 
     writer = SpoolWriter(desk.store, on_stored=work_wake.set)
     writer.start()
+    mailboxes = start_mailboxes(settings.ingest.imap, desk.store, on_stored=work_wake.set)
     servers = []
+    handlers = []
     for name, listener in (("smtp", settings.ingest.smtp), ("lmtp", settings.ingest.lmtp)):
         if listener.enabled:
-            handler = SpoolHandler(writer, name, lmtp=name == "lmtp")
+            handler = SpoolHandler(writer, name, lmtp=name == "lmtp", metrics=metrics)
+            handlers.append(handler)
             server = await start_listener(
                 handler, listener.host, listener.port, listener.max_message_bytes, lmtp=name == "lmtp"
             )
@@ -113,12 +144,15 @@ async def _serve(desk: Desk, process: bool, send: bool, log_format: str) -> None
             await asyncio.wait_for(shutdown.wait(), timeout=RESTART_DELAY_SECONDS)
         except TimeoutError:
             _restart_dead(children)
+            mailboxes.watch()
 
     log.info("shutting down: no new connections, finishing what was received")
     for server in servers:
         server.close()
+    await _end_sessions(handlers, SHUTDOWN_GRACE_SECONDS)
     for server in servers:
         await server.wait_closed()
+    await asyncio.to_thread(mailboxes.stop)
     await asyncio.to_thread(writer.stop)
     stopping.set()
     for child in children:
@@ -129,8 +163,59 @@ async def _serve(desk: Desk, process: bool, send: bool, log_format: str) -> None
             if child.process.is_alive():
                 log.warning("%s did not stop in time; terminating it", child.role)
                 child.process.terminate()
+    if exporter is not None:
+        await asyncio.to_thread(exporter.stop)
     desk.store.dispose()
     log.info("stopped")
+
+
+async def _end_sessions(handlers: list[SpoolHandler], grace: float) -> None:
+    """Let open sessions finish for GRACE seconds, then close the rest.
+
+    A session closed while its message is being committed loses only the
+    250: its sender retries and the pipeline skips the repeated delivery.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace
+    while any(handler.sessions for handler in handlers) and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+    left = [session for handler in handlers for session in handler.sessions]
+    if left:
+        log.warning("closing %d session(s) still open after %.0fs", len(left), grace)
+        for session in left:
+            if session.transport is not None:
+                session.transport.close()
+        await asyncio.sleep(0)
+
+
+@dataclass
+class _Exporter:
+    """The metrics endpoint and the thread that applies the children's reports."""
+
+    metrics: Metrics
+    events: Queue[Any]
+    forwarder: threading.Thread
+    server: MetricsServer
+
+    def stop(self) -> None:
+        self.events.put(None)
+        self.forwarder.join()
+        self.server.stop()
+
+
+def _start_exporter(desk: Desk, listen: str) -> _Exporter:
+    # Imported here: prometheus-client is needed only where metrics are served.
+    from postdesk.ops.exporter import health_probe, prometheus_metrics, start_metrics_server
+
+    recorder = prometheus_metrics(desk.store)
+    host, port = parse_listen(listen)
+    server = start_metrics_server(host, port, recorder.registry, health_probe(desk.settings.store.url))
+    events: Queue[Any] = SPAWN.Queue()
+    forwarder = threading.Thread(target=forward, args=(events, recorder), name="metrics-forward", daemon=True)
+    forwarder.start()
+    bound_host, bound_port = server.address
+    log.info("metrics on http://%s:%d/metrics, health check on /healthz", bound_host, bound_port)
+    return _Exporter(recorder, events, forwarder, server)
 
 
 def _restart_dead(children: list[Child]) -> None:
@@ -149,6 +234,7 @@ def _child_main(
     wakes_next: Event | None,
     stopping: Event,
     parent_pid: int,
+    metrics_queue: Queue[Any] | None = None,
 ) -> None:
     """Entry point of a worker process: run its loop until stopped or orphaned."""
     configure_logging(settings.log.level, log_format)
@@ -159,7 +245,12 @@ def _child_main(
     # What the pipeline and the sender write can be derived again from the
     # durable spool, so they need not wait for fsync (docs/architecture.md).
     desk = open_desk(settings, synchronous="NORMAL")
-    step = _steps(role, desk, wakes_next, stopping)
+    metrics: Metrics = NoMetrics()
+    if metrics_queue is not None:
+        # Reports are best effort: never keep this process alive to flush them.
+        metrics_queue.cancel_join_thread()
+        metrics = QueueMetrics(metrics_queue)
+    step = _steps(role, desk, wakes_next, stopping, metrics)
     _run_loop(role, step, wake, lambda: stopping.is_set() or os.getppid() != parent_pid, settings)
     desk.store.dispose()
 
@@ -184,11 +275,13 @@ def _run_loop(
             wake.wait(poll)
 
 
-def _steps(role: str, desk: Desk, wakes_next: Event | None, stopping: Event) -> Callable[[], int]:
+def _steps(
+    role: str, desk: Desk, wakes_next: Event | None, stopping: Event, metrics: Metrics
+) -> Callable[[], int]:
     if role == "sender":
         sender = desk.sender()
         return lambda: sender.send_due()[0]
-    processor = desk.processor()
+    processor = desk.processor(metrics)
     transcriber = transcriber_for(desk.store, desk.settings.voicemail, stopping)
     transcribe_wake = threading.Event()
     if transcriber is not None:
@@ -200,7 +293,10 @@ def _steps(role: str, desk: Desk, wakes_next: Event | None, stopping: Event) -> 
         ).start()
 
     def work() -> int:
-        count = processor.process_pending(limit=200)
+        # One message at a time, so that a SIGTERM waits for one message, not a batch.
+        count = 0
+        while count < 200 and not stopping.is_set() and processor.process_next() is not None:
+            count += 1
         if count:
             if wakes_next is not None:
                 wakes_next.set()

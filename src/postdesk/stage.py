@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from postdesk.config.model import Settings
 from postdesk.faq.index import FaqIndex
 from postdesk.mail import Address, Mail
+from postdesk.ops.metrics import Metrics, NoMetrics
 from postdesk.response_times import TypicalWaits
 from postdesk.templates.render import MailTemplates
 from postdesk.voicemail.call import Call
@@ -97,6 +98,8 @@ class StageEnv:
     templates: MailTemplates
     # Per-worker memo of the acknowledgement's typical wait (None: always computed).
     typical_waits: TypicalWaits | None = None
+    # Where a stage reports decisions worth counting (postdesk.ops.metrics).
+    metrics: Metrics = field(default_factory=NoMetrics)
     # The FAQ entries, loaded once per worker process (None: no suggestions).
     faq: FaqIndex | None = None
 

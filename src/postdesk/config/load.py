@@ -82,5 +82,18 @@ def _describe(error: ValidationError, source: str, overrides: Mapping[tuple[str,
             message = "unknown key (check the spelling against the README's configuration reference)"
             lines.append(f"{origin}: {where}: {message}")
         else:
-            lines.append(f"{origin}: {where}: {message} (got {problem.get('input')!r})")
+            lines.append(f"{origin}: {where}: {message} (got {_redacted(problem.get('input'))!r})")
     return "\n".join(lines)
+
+
+def _redacted(value: Any) -> Any:
+    """VALUE with every password and secret masked: an error message is printed and logged."""
+    if isinstance(value, dict):
+        return {key: "***" if _is_secret(key) and item else _redacted(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(item) for item in value]
+    return value
+
+
+def _is_secret(key: Any) -> bool:
+    return isinstance(key, str) and key != "password_file" and ("password" in key or key == "secret")

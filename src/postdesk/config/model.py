@@ -6,6 +6,7 @@ Models are frozen: settings are read once and passed in, never changed.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shlex
 from datetime import timedelta
@@ -14,7 +15,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from postdesk.hours import BusinessHours, parse_duration, parse_week
 
@@ -84,9 +85,88 @@ class LmtpListenerSettings(Section):
     max_message_bytes: int = Field(default=26_214_400, gt=0)
 
 
+def _is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class ImapMailboxSettings(Section):
+    """One ``[[ingest.imap]]`` entry: a mailbox at a provider that `serve` reads (docs/imap.md)."""
+
+    name: str
+    host: str = Field(min_length=1)
+    # 0: the standard port for `security` (993 for tls, 143 otherwise).
+    port: int = Field(default=0, ge=0, le=65535)
+    # "none" sends the password in clear text, so it is only allowed to a loopback host.
+    security: Literal["tls", "starttls", "none"] = "tls"
+    user: str = ""
+    password: str = ""
+    password_file: str = ""
+    folder: str = "INBOX"
+    # Stored mail is moved here; empty: it stays in `folder` and is only flagged \Seen.
+    processed_folder: str = ""
+    # Mail over max_message_bytes is moved here (logged); empty: it stays in `folder`, flagged.
+    refused_folder: str = ""
+    # How often to look for mail on a server without IDLE (and the longest wait between looks).
+    poll_seconds: float = Field(default=60.0, gt=0)
+    max_message_bytes: int = Field(default=26_214_400, gt=0)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", value):
+            raise ValueError("expected a short name of letters, digits, '-', '_' or '.', such as 'support'")
+        return value
+
+    @field_validator("security")
+    @classmethod
+    def _clear_text_only_locally(cls, value: str, info: ValidationInfo) -> str:
+        host = info.data.get("host", "")
+        if value == "none" and host and not _is_loopback(host):
+            raise ValueError(
+                f"security 'none' would send the password in clear text to {host}; "
+                "it is only allowed for a loopback host (127.0.0.1, ::1, localhost): use tls or starttls"
+            )
+        return value
+
+    @field_validator("password_file")
+    @classmethod
+    def _one_password_source(cls, value: str, info: ValidationInfo) -> str:
+        if value and info.data.get("password"):
+            raise ValueError("set password or password_file, not both")
+        return value
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (993 if self.security == "tls" else 143)
+
+    def resolved_password(self) -> str:
+        if self.password_file:
+            return Path(self.password_file).read_text(encoding="utf-8").strip()
+        return self.password
+
+
 class IngestSettings(Section):
     smtp: SmtpListenerSettings = SmtpListenerSettings()
     lmtp: LmtpListenerSettings = LmtpListenerSettings()
+    # [[ingest.imap]]: mailboxes `serve` reads (docs/imap.md).
+    imap: tuple[ImapMailboxSettings, ...] = ()
+
+    @field_validator("imap", mode="after")
+    @classmethod
+    def _unique_mailbox_names(cls, value: tuple[ImapMailboxSettings, ...]) -> tuple[ImapMailboxSettings, ...]:
+        names = [mailbox.name for mailbox in value]
+        doubled = sorted({name for name in names if names.count(name) > 1})
+        if doubled:
+            raise ValueError(f"mailbox names must be unique; repeated: {', '.join(doubled)}")
+        return value
+
+    def imap_mailbox(self, name: str) -> ImapMailboxSettings | None:
+        return next((mailbox for mailbox in self.imap if mailbox.name == name), None)
 
 
 class OutboundSettings(Section):
@@ -147,6 +227,27 @@ class PipelineSettings(Section):
 class LogSettings(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["text", "json"] = "text"
+
+
+class MetricsSettings(Section):
+    # host:port of `serve`'s Prometheus /metrics and /healthz; "" = off.
+    # `postdesk serve --metrics HOST:PORT` overrides it.
+    listen: str = ""
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        if value:
+            parse_listen(value)
+        return value
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """"127.0.0.1:9108" -> ("127.0.0.1", 9108); ValueError with what is expected."""
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError("expected host:port such as 127.0.0.1:9108")
+    return host.strip("[]"), int(port)
 
 
 # A header name ("X-Asterisk-CallerID"); anything else in a voicemail source's
@@ -516,6 +617,7 @@ class Settings(Section):
     templates: TemplatesSettings = TemplatesSettings()
     pipeline: PipelineSettings = PipelineSettings()
     log: LogSettings = LogSettings()
+    metrics: MetricsSettings = MetricsSettings()
     voicemail: VoicemailSettings = VoicemailSettings()
     queues: tuple[QueueSettings, ...] = ()
     triage: TriageSettings = TriageSettings()

@@ -15,7 +15,7 @@ import codecs
 import re
 import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import UTC, datetime
 from email import errors
 from email.generator import BytesGenerator
@@ -155,16 +155,41 @@ def parse_mail(raw: bytes) -> Mail:
     """Parse one message. Never raises: broken input yields defects, not errors."""
     defects = _Defects()
     try:
-        return _parse(bytes(raw), defects)
+        mail = _parse(bytes(raw), defects)
     except Exception as exc:  # noqa: BLE001 - the contract is "never raise"
         defects.add(f"parser failed ({type(exc).__name__}: {exc}); only the raw text was kept")
-        return Mail(
+        mail = Mail(
             message_id=None,
             subject="",
             from_=None,
             text=_lossy_text(raw),
             defects=defects.as_tuple(),
         )
+    return _without_nul(mail)
+
+
+NUL_DEFECT = "NUL characters (U+0000) replaced with U+FFFD"
+
+
+def _without_nul(mail: Mail) -> Mail:
+    """PostgreSQL's text cannot hold U+0000 (SQLite's can): every text the
+    store keeps loses it, on both backends alike, and the mail says so."""
+    replaced: list[bool] = []
+
+    def clean(value: _T) -> _T:
+        if isinstance(value, str):
+            if "\x00" not in value:
+                return value
+            replaced.append(True)
+            return value.replace("\x00", "\ufffd")  # type: ignore[return-value]
+        if isinstance(value, tuple):
+            return tuple(clean(item) for item in value)  # type: ignore[return-value]
+        if is_dataclass(value) and not isinstance(value, type):
+            return replace(value, **{f.name: clean(getattr(value, f.name)) for f in fields(value)})
+        return value
+
+    cleaned = clean(mail)
+    return replace(cleaned, defects=(*cleaned.defects, NUL_DEFECT)) if replaced else mail
 
 
 def _parse(raw: bytes, defects: _Defects) -> Mail:

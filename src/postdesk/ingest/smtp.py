@@ -16,6 +16,7 @@ from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from postdesk.ingest.spool import Received, SpoolWriter
+from postdesk.ops.metrics import Metrics, NoMetrics
 
 log = logging.getLogger(__name__)
 
@@ -25,27 +26,35 @@ TEMPFAIL = "451 4.3.0 Message not stored, please try again later"
 class SpoolHandler:
     """aiosmtpd handler: DATA goes to the spool writer; the reply waits for its commit."""
 
-    def __init__(self, writer: SpoolWriter, via: str, *, lmtp: bool = False) -> None:
+    def __init__(
+        self, writer: SpoolWriter, via: str, *, lmtp: bool = False, metrics: Metrics | None = None
+    ) -> None:
         self._writer = writer
-        self._via = via
+        self.via = via
         self._lmtp = lmtp
+        self.metrics: Metrics = metrics or NoMetrics()
+        # Open sessions, so that shutdown can wait for them (serve.py).
+        self.sessions: set[SMTP] = set()
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         message = Received(
             raw=bytes(envelope.original_content or b""),
-            via=self._via,
+            via=self.via,
             envelope_from=envelope.mail_from or "",
             recipients=tuple(envelope.rcpt_tos),
         )
         try:
             inbound_id = await asyncio.wrap_future(self._writer.submit(message))
         except Exception as error:
-            log.warning("refused with 451 (%s): %s", self._via, error)
+            log.warning("refused with 451 (%s): %s", self.via, error)
+            self.metrics.received(self.via, "tempfail")
             return self._per_recipient(TEMPFAIL, envelope)
+        self.metrics.received(self.via, "stored")
         return self._per_recipient(f"250 2.0.0 Ok: queued as {inbound_id}", envelope)
 
     async def handle_exception(self, error: Exception) -> str:
-        log.exception("%s session error", self._via)
+        log.exception("%s session error", self.via)
+        self.metrics.received(self.via, "error")
         return "451 4.3.0 Internal error, please try again later"
 
     def _per_recipient(self, reply: str, envelope: Envelope) -> str:
@@ -55,17 +64,32 @@ class SpoolHandler:
         return reply
 
 
-class _LongLines:
+class _DeskSession(SMTP):
     # RFC 5321 caps lines at 1000 octets, but real mail breaks that; losing a
     # customer's mail over it helps nobody, so accept long lines.
     line_length_limit = 1 << 20
+    event_handler: SpoolHandler
+
+    def connection_made(self, transport: Any) -> None:
+        self.event_handler.sessions.add(self)
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self.event_handler.sessions.discard(self)
+        super().connection_lost(error)
+
+    async def push(self, status: Any) -> None:
+        # aiosmtpd answers an oversized message itself; count it on the way out.
+        if status[:4] in ("552 ", b"552 "):
+            self.event_handler.metrics.received(self.event_handler.via, "too_large")
+        await super().push(status)
 
 
-class DeskSMTP(_LongLines, SMTP):
+class DeskSMTP(_DeskSession):
     pass
 
 
-class DeskLMTP(_LongLines, LMTP):
+class DeskLMTP(_DeskSession, LMTP):
     pass
 
 

@@ -17,6 +17,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy.orm import Session
+
 from postdesk.store.models import Inbound
 from postdesk.store.session import Store
 
@@ -37,8 +39,18 @@ class StoreUnavailable(Exception):
     """The spool could not be written; the sender must try again later."""
 
 
-def spool_messages(store: Store, messages: Sequence[Received], now: datetime | None = None) -> list[int]:
-    """Commit MESSAGES to the spool; return their inbound ids. Raises StoreUnavailable."""
+def spool_messages(
+    store: Store,
+    messages: Sequence[Received],
+    now: datetime | None = None,
+    *,
+    also: Callable[[Session], None] | None = None,
+) -> list[int]:
+    """Commit MESSAGES to the spool; return their inbound ids. Raises StoreUnavailable.
+
+    ALSO runs in the same transaction, so a reader's bookkeeping (an IMAP
+    mailbox's last UID) commits together with the mail, or not at all.
+    """
     received_at = now or datetime.now(UTC)
     rows = [
         Inbound(
@@ -57,6 +69,8 @@ def spool_messages(store: Store, messages: Sequence[Received], now: datetime | N
         with store.transaction() as session:
             session.add_all(rows)
             session.flush()
+            if also is not None:
+                also(session)
             return [row.id for row in rows]
     except Exception as error:  # any failure to commit means "not stored"
         raise StoreUnavailable(f"{type(error).__name__}: {error}") from error

@@ -34,9 +34,11 @@ def acknowledge(work: Work, env: StageEnv) -> Work:
         return work
     verdict = auto_reply_allowed(mail, work.inbound.envelope_from, env.settings.own_addresses)
     if not verdict.allowed:
+        env.metrics.ack_suppressed(verdict.check)
         return replace(work, notes=work.note(f"no acknowledgement: {verdict.reason}"))
     limit = env.settings.replies.max_acks_per_sender_per_hour
     if _acks_in_last_hour(env.session, mail.sender_email, env) >= limit:
+        env.metrics.ack_suppressed("rate_limit")
         return replace(work, notes=work.note(f"no acknowledgement: rate limit of {limit}/h reached"))
     ticket = env.session.get_one(Ticket, work.ticket_id)
     enqueue(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from postdesk.ingest.classify import MACHINE_KINDS, classify, is_daemon_address, is_own_address, null_sender
 from postdesk.mail import Mail
@@ -20,6 +20,9 @@ from postdesk.mail import Mail
 class Verdict:
     allowed: bool
     reason: str
+    # Which check refused (headers, sender, machine_mail): a metric label, unlike
+    # the reason; not part of equality, which is about the verdict itself.
+    check: str = field(default="", compare=False)
 
 
 # Sender local parts that say "do not answer": no-reply and bounce-processing addresses.
@@ -56,10 +59,10 @@ def auto_reply_allowed(mail: Mail, envelope_sender: str | None, own_addresses: C
     `envelope_sender` is the SMTP MAIL FROM ('' for <>, None when unknown);
     `own_addresses` are the desk's addresses, lower-case.
     """
-    for check in (_headers, _sender, _kind):
+    for name, check in (("headers", _headers), ("sender", _sender), ("machine_mail", _kind)):
         refusal = check(mail, envelope_sender, own_addresses)
         if refusal is not None:
-            return Verdict(False, refusal)
+            return Verdict(False, refusal, name)
     return Verdict(True, "no loop risk found")
 
 

@@ -6,6 +6,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 
 from postdesk.store.session import Store
 
@@ -31,9 +32,18 @@ def current_revisions(store: Store) -> set[str]:
         return set(MigrationContext.configure(connection).get_current_heads())
 
 
+# PostgreSQL advisory lock key ("pdmigrat"): one migration at a time per database.
+MIGRATION_LOCK = 0x7064_6D69_6772_6174
+
+
 def upgrade(store: Store, revision: str = "heads") -> None:
+    """Migrate to REVISION. Several hosts starting `postdesk serve` at once on
+    PostgreSQL take turns (an advisory lock held to the end of the migration's
+    transaction); the later ones then find the schema current and do nothing."""
     config = _config()
     with store.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 

@@ -341,6 +341,26 @@ class FeatureAsk(Base):
     status_then: Mapped[str] = mapped_column(String(16), default="new")
 
 
+class ImapMailboxState(Base):
+    """How far `serve` has read one [[ingest.imap]] mailbox (docs/imap.md).
+
+    `last_uid` only ever moves in the transaction that stores the mail up to
+    it in the spool, so every UID at or below it is stored (or was refused):
+    a restart neither imports it again nor skips anything above it.
+    """
+
+    __tablename__ = "imap_mailboxes"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # user@host:port/folder: a mailbox pointed elsewhere starts afresh.
+    source: Mapped[str] = mapped_column(String(1000))
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger)
+    imported: Mapped[int] = mapped_column(BigInteger, default=0)
+    refused: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime]
+
+
 class FaqEntry(Base):
     """One FAQ entry as `postdesk faq index` last read it from the [faq] folder.
 

@@ -9,13 +9,12 @@ from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from postdesk.mail import Address, Mail
 from postdesk.mail import Attachment as MailAttachment
 from postdesk.stage import StageEnv, Work
+from postdesk.store.portable import insert_ignoring_conflict
 from postdesk.store.models import Attachment, Blob, Contact, Message, Participant, Ticket, TriageEvent
 
 # Kinds of mail that are a person writing: they reopen a closed ticket.
@@ -126,14 +125,14 @@ def contact_for(session: Session, address: Address, now: datetime) -> Contact:
     query = select(Contact).where(Contact.email == key)
     found = session.execute(query).scalar_one_or_none()
     if found is None:
-        _insert_ignoring_conflict(session, Contact, {"email": key, "name": address.name, "created_at": now})
+        insert_ignoring_conflict(session, Contact, {"email": key, "name": address.name, "created_at": now})
         found = session.execute(query).scalar_one()
     return found
 
 
 def _attachment(session: Session, part: MailAttachment) -> Attachment:
     digest = hashlib.sha256(part.data).hexdigest()
-    _insert_ignoring_conflict(session, Blob, {"sha256": digest, "size": part.size, "data": part.data})
+    insert_ignoring_conflict(session, Blob, {"sha256": digest, "size": part.size, "data": part.data})
     return Attachment(
         filename=part.filename,
         content_type=part.content_type,
@@ -142,8 +141,3 @@ def _attachment(session: Session, part: MailAttachment) -> Attachment:
         content_id=part.content_id,
         inline=part.inline,
     )
-
-
-def _insert_ignoring_conflict(session: Session, model: type, values: dict[str, object]) -> None:
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(model).values(**values).on_conflict_do_nothing())

@@ -1,0 +1,1 @@
+"""Operations: the operator's view of the queues, metrics, the health check."""

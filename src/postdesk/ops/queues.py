@@ -1,0 +1,133 @@
+"""What is stuck and why: the inbound spool and the outbox as plain dicts, and retrying them.
+
+The dict keys are the `--json` contract of `postdesk inbound list` and
+`postdesk outbox list` (docs/operations.md): keys are only ever added.
+Raw message bytes are never part of them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from postdesk.store.models import Inbound, Outbox
+
+INBOUND_STATUSES = ("pending", "failed", "done")
+OUTBOX_STATUSES = ("pending", "sending", "failed", "sent")
+
+
+class NotRetryable(Exception):
+    """The row does not exist, or is in a state a retry cannot change."""
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def list_inbound(
+    session: Session, status: str | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Spool rows, oldest first; without STATUS the ones not done (pending and failed)."""
+    query = select(
+        Inbound.id,
+        Inbound.received_at,
+        Inbound.via,
+        Inbound.envelope_from,
+        Inbound.recipients,
+        Inbound.size,
+        Inbound.status,
+        Inbound.attempts,
+        Inbound.error,
+        Inbound.result,
+        Inbound.processed_at,
+    )
+    query = query.where(Inbound.status == status) if status else query.where(Inbound.status != "done")
+    rows = session.execute(query.order_by(Inbound.id).limit(limit)).all()
+    return [
+        {
+            "id": row.id,
+            "status": row.status,
+            "received_at": _iso(row.received_at),
+            "via": row.via,
+            "envelope_from": row.envelope_from,
+            "recipients": list(row.recipients),
+            "size": row.size,
+            "attempts": row.attempts,
+            "error": row.error,
+            "result": row.result,
+            "processed_at": _iso(row.processed_at),
+        }
+        for row in rows
+    ]
+
+
+def retry_inbound(session: Session, inbound_id: int) -> None:
+    """Put failed message INBOUND_ID back in the pipeline's queue (every failed one:
+    `postdesk.pipeline.retry_failed`). Raises NotRetryable when it is missing or not failed."""
+    status = session.execute(select(Inbound.status).where(Inbound.id == inbound_id)).scalar_one_or_none()
+    if status is None:
+        raise NotRetryable(f"no inbound message {inbound_id}")
+    if status != "failed":
+        raise NotRetryable(f"inbound {inbound_id} is {status}, not failed: nothing to retry")
+    session.execute(update(Inbound).where(Inbound.id == inbound_id).values(status="pending"))
+
+
+def list_outbox(
+    session: Session, status: str | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Outgoing mail, oldest first; without STATUS everything not sent yet."""
+    query = select(
+        Outbox.id,
+        Outbox.ticket_id,
+        Outbox.kind,
+        Outbox.message_id,
+        Outbox.recipients,
+        Outbox.status,
+        Outbox.attempts,
+        Outbox.next_attempt_at,
+        Outbox.last_error,
+        Outbox.created_at,
+        Outbox.sent_at,
+    )
+    query = query.where(Outbox.status == status) if status else query.where(Outbox.status != "sent")
+    rows = session.execute(query.order_by(Outbox.id).limit(limit)).all()
+    return [
+        {
+            "id": row.id,
+            "status": row.status,
+            "ticket": row.ticket_id,
+            "kind": row.kind,
+            "message_id": row.message_id,
+            "recipients": list(row.recipients),
+            "attempts": row.attempts,
+            "next_attempt_at": _iso(row.next_attempt_at),
+            "last_error": row.last_error,
+            "created_at": _iso(row.created_at),
+            "sent_at": _iso(row.sent_at),
+        }
+        for row in rows
+    ]
+
+
+def retry_outbox(session: Session, outbox_id: int | None, now: datetime | None = None) -> int:
+    """Make outbox row OUTBOX_ID (None: every failed one) due now, with a fresh count of attempts.
+
+    A failed row and a pending row waiting for its next attempt qualify; a
+    row being sent or already sent does not (NotRetryable for a single row).
+    Attempts restart at 0 so the retried mail gets the full `max_attempts`
+    again; `last_error` stays until the next attempt replaces it.
+    """
+    due = {"status": "pending", "next_attempt_at": now or datetime.now(UTC), "attempts": 0}
+    if outbox_id is None:
+        result = session.execute(update(Outbox).where(Outbox.status == "failed").values(**due))
+        return result.rowcount or 0
+    status = session.execute(select(Outbox.status).where(Outbox.id == outbox_id)).scalar_one_or_none()
+    if status is None:
+        raise NotRetryable(f"no outbox mail {outbox_id}")
+    if status not in ("failed", "pending"):
+        raise NotRetryable(f"outbox {outbox_id} is {status}: nothing to retry")
+    session.execute(update(Outbox).where(Outbox.id == outbox_id).values(**due))
+    return 1
