@@ -7,7 +7,8 @@ The mails (the Zammad corpus, each made unique) are APPENDed first (not
 timed). Then `serve` starts; the clock runs from its start until every mail
 is stored, moved to Processed and processed into a ticket. Printed: that
 end-to-end rate, the rate of the IMAP import alone (first to last mail
-stored), and the peak RSS of serve and its worker processes. Needs
+stored), and the peak RSS of serve and its worker processes. --import-only
+runs serve without the pipeline and sender: the import's own rate and memory. Needs
 /usr/sbin/dovecot (Debian dovecot-imapd); stops by itself after --timeout.
 """
 
@@ -38,6 +39,11 @@ def main() -> None:
     )
     parser.add_argument("--mails", type=int, default=2000)
     parser.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds")
+    parser.add_argument(
+        "--import-only",
+        action="store_true",
+        help="serve --no-process --no-send: time the IMAP import alone (and its memory for a big backlog)",
+    )
     options = parser.parse_args()
     print(f"machine: {machine()}")
     mails = realistic_mails(options.mails)
@@ -48,12 +54,12 @@ def main() -> None:
                 client.append("INBOX", raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
         progress(f"appended {len(mails)} mails ({sum(map(len, mails)) / 2**20:.1f} MiB) to INBOX")
         with tempfile.TemporaryDirectory() as tmp:
-            run(Path(tmp), dovecot, len(mails), options.timeout)
+            run(Path(tmp), dovecot, len(mails), options.timeout, options.import_only)
     finally:
         dovecot.close()
 
 
-def run(root: Path, dovecot: Dovecot, count: int, timeout: float) -> None:
+def run(root: Path, dovecot: Dovecot, count: int, timeout: float, import_only: bool) -> None:
     url = f"sqlite:///{root / 'postdesk.db'}"
     box = mailbox(dovecot)
     config = root / "postdesk.toml"
@@ -66,7 +72,15 @@ def run(root: Path, dovecot: Dovecot, count: int, timeout: float) -> None:
     log = (root / "serve.log").open("wb")
     began = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "postdesk", "--config", str(config), "serve"],
+        [
+            sys.executable,
+            "-m",
+            "postdesk",
+            "--config",
+            str(config),
+            "serve",
+            *(["--no-process", "--no-send"] if import_only else []),
+        ],
         cwd=root,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -89,10 +103,10 @@ def run(root: Path, dovecot: Dovecot, count: int, timeout: float) -> None:
             now = time.perf_counter()
             if stored and first_stored is None:
                 first_stored = now
-            if stored >= count and last_stored is None:
-                last_stored = now
+            if stored >= count and last_stored is None and dovecot.count("INBOX") == 0:
+                last_stored = time.perf_counter()  # stored and moved
             progress(f"stored {stored}/{count}, tickets done {done}/{count}")
-            if done >= count:
+            if done >= count or (import_only and last_stored is not None):
                 done_at = now
                 break
         if done_at is None or first_stored is None or last_stored is None:
@@ -100,10 +114,11 @@ def run(root: Path, dovecot: Dovecot, count: int, timeout: float) -> None:
         rss = _peak_rss_mib(proc.pid)
         total = done_at - began
         imap_only = max(last_stored - first_stored, 1e-9)
-        print(
-            f"imap end to end, serve with 1 worker, SQLite: {count} mails in {total:.1f} s "
-            f"= {count / total:.0f} msgs/s (serve start to last ticket)"
-        )
+        if not import_only:
+            print(
+                f"imap end to end, serve with 1 worker, SQLite: {count} mails in {total:.1f} s "
+                f"= {count / total:.0f} msgs/s (serve start to last ticket)"
+            )
         print(
             f"imap import alone: {count} mails stored and moved in {imap_only:.1f} s "
             f"= {count / imap_only:.0f} msgs/s"
@@ -128,18 +143,17 @@ def _counts(store: Store) -> tuple[int, int]:
 
 
 def _peak_rss_mib(pid: int) -> str:
-    """VmHWM of serve and each of its child processes (pipeline worker, sender)."""
+    """VmHWM of serve and each of its child processes (resource tracker, sender, pipeline worker)."""
     parts = []
     for each in [pid, *_children(pid)]:
         try:
             status = Path(f"/proc/{each}/status").read_text()
-            name = Path(f"/proc/{each}/cmdline").read_bytes().split(b"\0")[-2].decode(errors="replace")[-40:]
-        except (OSError, IndexError):
+        except OSError:
             continue
         for line in status.splitlines():
             if line.startswith("VmHWM:"):
                 kib = int(line.split()[1])
-                parts.append(f"{'serve' if each == pid else name} {kib / 1024:.0f} MiB")
+                parts.append(f"{'serve' if each == pid else 'child ' + str(each)} {kib / 1024:.0f} MiB")
     return ", ".join(parts)
 
 

@@ -58,6 +58,12 @@ def test_suggestions_for_a_matching_german_mail_and_none_for_an_unrelated_one(
     assert "häufigen Fragen" not in body and "help.example.com" not in body
     assert "Ticketnummer 10002" in body
 
+    # The preview of a ticket's acknowledgement shows the same suggestions.
+    preview = desk.run("templates", "render", "acknowledgement", "--ticket", "10001").stdout.decode()
+    assert "https://help.example.com/de/ruecksendung" in preview
+    preview = desk.run("templates", "render", "acknowledgement", "--ticket", "10002").stdout.decode()
+    assert "help.example.com" not in preview
+
 
 def test_english_mail_gets_english_entries(make_desk: Callable[..., Desk]) -> None:
     desk = make_desk({"faq": {"path": str(REPO / "faq")}, "desk": {"language": "en"}})

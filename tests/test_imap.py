@@ -146,7 +146,8 @@ def test_sigkill_during_a_500_mail_import_loses_and_doubles_nothing(
     imap.append("INBOX", mails)
     desk = imap_desk(make_desk, mailbox(imap))
     desk.start()
-    desk.wait_until(lambda: len(inbound_ids(desk)) >= 100, timeout=60, what="the import under way")
+    # Killed right after the first batch's commit, while its MOVE may still run.
+    desk.wait_until(lambda: len(inbound_ids(desk)) >= 1, timeout=60, what="the import under way")
     assert desk.proc is not None
     desk.proc.send_signal(signal.SIGKILL)
     desk.proc.wait(timeout=30)
@@ -161,6 +162,7 @@ def test_sigkill_during_a_500_mail_import_loses_and_doubles_nothing(
     ids = received_message_ids(desk)
     assert sorted(ids) == sorted(m["Message-ID"].strip("<>") for m in mails)
     assert ticket_count(desk) == 500
+    assert "messages waiting; importing in batches of 100" in log_of(desk)
     assert "interrupted" in log_of(desk) or len(inbound_ids(desk)) == 500
 
 
@@ -244,14 +246,20 @@ def test_without_move_and_uidplus_never_expunges(
 # -- mistakes and refusals ------------------------------------------------
 
 
-def test_check_reports_capabilities_and_clear_errors(imap: Dovecot, make_desk: Callable[..., Desk]) -> None:
+def test_check_reports_capabilities_and_clear_errors(
+    imap: Dovecot, make_desk: Callable[..., Desk], tmp_path: Path
+) -> None:
     imap.append("INBOX", customer_mails(3, "check"))
+    secret = tmp_path / "imap-password"
+    secret.write_text(PASSWORD + "\n")
     desk = imap_desk(
         make_desk,
         mailbox(imap),
         mailbox(imap, name="wrongpw", password="not-the-password"),
         mailbox(imap, name="nofolder", folder="Nope"),
         mailbox(imap, name="tls", security="tls"),
+        mailbox(imap, name="viafile", password="", password_file=str(secret)),
+        mailbox(imap, name="nofile", password="", password_file=str(secret) + ".missing"),
     )
     ok = desk.run("imap", "check", "support")
     out = ok.stdout.decode()
@@ -274,6 +282,11 @@ def test_check_reports_capabilities_and_clear_errors(imap: Dovecot, make_desk: C
     tls = desk.run("imap", "check", "tls", check=False)
     assert tls.returncode == 1
     assert "TLS handshake failed" in tls.stderr.decode()
+
+    assert desk.json("imap", "check", "viafile")["waiting"] == 3
+    nofile = desk.run("imap", "check", "nofile", check=False)
+    assert nofile.returncode == 1
+    assert "cannot read password_file" in nofile.stderr.decode()
 
     unknown = desk.run("imap", "check", "other", check=False)
     assert "no [[ingest.imap]] mailbox named 'other'" in unknown.stderr.decode()
@@ -384,6 +397,11 @@ def test_clear_text_to_a_remote_host_is_a_config_error(
     result = doubled.run("imap", "status", check=False)
     assert "mailbox names must be unique; repeated: a" in result.stderr.decode()
     assert "hunter2-secret" not in result.stderr.decode()
+    circular = with_mailboxes(
+        make_desk(name="circular"), {"name": "a", "host": "127.0.0.1", "processed_folder": "INBOX"}
+    )
+    result = circular.run("imap", "status", check=False)
+    assert "processed_folder: must be another folder than folder = 'INBOX'" in result.stderr.decode()
 
 
 def test_mail_stored_but_not_yet_moved_is_moved_not_stored_again(
@@ -412,3 +430,59 @@ def test_mail_stored_but_not_yet_moved_is_moved_not_stored_again(
     assert len(inbound_ids(desk)) == 4, "the three stored ones are not stored again"
     assert "3 message(s) were stored but not yet moved to 'Processed' (interrupted)" in log_of(desk)
     assert imap.count("INBOX") == 0
+
+
+def test_the_envelope_comes_from_the_delivering_servers_headers() -> None:
+    from postdesk.ingest.imap import _received
+
+    raw = (
+        b"Return-Path: <kim@customer.example>\r\n"
+        b"Delivered-To: support+10001-abc@example.com\r\n"
+        b"X-Original-To: Support@Example.com,\r\n other@example.com\r\n"
+        b"Subject: Re: [Ticket#10001]\r\n\r\n"
+        b"Delivered-To: not-a-header@body.example\r\n"
+    )
+    received = _received(raw, "imap:support")
+    assert received.envelope_from == "kim@customer.example"
+    assert received.recipients == (
+        "support+10001-abc@example.com",
+        "support@example.com",
+        "other@example.com",
+    )
+    assert received.raw == raw and received.via == "imap:support"
+    bounce = _received(b"Return-Path: <>\nSubject: failure\n\nbody\n", "imap:support")
+    assert bounce.envelope_from == "" and bounce.recipients == ()
+
+
+def test_the_watchdog_drops_a_silent_connection_and_the_mailbox_reconnects(
+    imap: Dovecot, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """In-process: serve's supervision loop calls `watch`; here with a watchdog
+    of zero seconds, so the next look finds the mailbox 'silent'."""
+    from postdesk.config.model import ImapMailboxSettings
+    from postdesk.ingest.imap_runner import start_mailboxes
+    from postdesk.store.migrate import upgrade
+    from postdesk.store.session import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'watch.db'}")
+    upgrade(store)
+    caplog.set_level("INFO", logger="postdesk")
+    mailboxes = start_mailboxes([ImapMailboxSettings(**mailbox(imap))], store, on_stored=lambda: None)
+    try:
+        deadline = time.monotonic() + 30
+        while "IDLE" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "connected to" in caplog.text
+        mailboxes.watchdog_seconds = 0.0
+        time.sleep(0.2)
+        mailboxes.watch()
+        mailboxes.watchdog_seconds = 600.0
+        assert "no sign of life for" in caplog.text
+        imap.append("INBOX", customer_mails(1, "watchdog"))
+        while imap.count("Processed") < 1 and time.monotonic() < deadline + 30:
+            time.sleep(0.1)
+        assert imap.count("Processed") == 1
+        assert "connected again after 1 failed attempt(s)" in caplog.text
+    finally:
+        mailboxes.stop()
+        store.dispose()

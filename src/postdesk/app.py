@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from postdesk.config.model import Settings
+from postdesk.dedupe.stage import build_index
 from postdesk.faq.index import FaqIndex
 from postdesk.faq.store import load_entries
 from postdesk.ops.metrics import Metrics, NoMetrics
@@ -29,9 +31,17 @@ class Desk:
     templates: MailTemplates
 
     def processor(self, metrics: Metrics | None = None) -> Processor:
+        """A pipeline worker, with the dedupe index built from the store."""
         metrics = metrics or NoMetrics()
+        index = build_index(self.store, self.settings, datetime.now(UTC))
         return Processor(
-            self.store, self.settings, self.secret, self.templates, metrics=metrics, faq=self.faq_index()
+            self.store,
+            self.settings,
+            self.secret,
+            self.templates,
+            metrics=metrics,
+            dedupe_index=index,
+            faq=self.faq_index(),
         )
 
     def faq_index(self) -> FaqIndex | None:
@@ -46,8 +56,9 @@ class Desk:
             return None
         return FaqIndex(entries)
 
-    def sender(self) -> Sender:
-        return Sender(self.store, transport_for(self.settings.outbound), self.settings.outbound)
+    def sender(self, metrics: Metrics | None = None) -> Sender:
+        transport = transport_for(self.settings.outbound)
+        return Sender(self.store, transport, self.settings.outbound, metrics=metrics or NoMetrics())
 
 
 def open_desk(settings: Settings, *, migrate: bool = False, synchronous: str = "FULL") -> Desk:

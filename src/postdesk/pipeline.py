@@ -1,8 +1,9 @@
 """The pipeline: the ordered stages every received message runs through.
 
     parse → classify                                          (before the transaction)
-    → voicemail → skip repeated delivery → thread → triage → abuse reports
-    → store → voicemail-file → learn-phones → feature requests → respond
+    → voicemail → skip repeated delivery → agent mail → thread → follow merges → bounce → dedupe
+    → triage → abuse reports → store → dedupe-file → voicemail-file → learn-phones
+    → feature requests → respond → notify agents
 
 `PREPARE` stages read only the message and the settings; they run before
 the message's transaction opens, so the database's write lock (SQLite has
@@ -29,13 +30,19 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
+from postdesk.agents.inbound import agent_mail
+from postdesk.agents.merge import follow_merges
+from postdesk.agents.notify import notify_agents
 from postdesk.config.model import Settings
+from postdesk.dedupe import stage as dedupe
+from postdesk.dedupe.index import CandidateIndex
 from postdesk.faq.index import FaqIndex
 from postdesk.features import collect_feature_request
 from postdesk.ingest import stages as ingest
 from postdesk.machine_mail import file_abuse_report
 from postdesk.ops.metrics import Metrics, NoMetrics
 from postdesk.replies.acknowledge import acknowledge
+from postdesk.replies.bounce import attach_bounce
 from postdesk.response_times import TypicalWaits
 from postdesk.stage import InboundMessage, PureStage, Stage, StageEnv, Work
 from postdesk.store.models import Inbound
@@ -56,14 +63,20 @@ PREPARE: Sequence[tuple[str, PureStage]] = (
 STAGES: Sequence[tuple[str, Stage]] = (
     ("voicemail", voicemail.recognise_voicemail),
     ("skip-repeated-delivery", ingest.skip_repeated_delivery),
+    ("agent-mail", agent_mail),
     ("thread", thread),
+    ("follow-merges", follow_merges),
+    ("bounce", attach_bounce),
+    ("dedupe", dedupe.dedupe),
     ("triage", triage),
     ("abuse-reports", file_abuse_report),
     ("store", record),
+    ("dedupe-file", dedupe.file_dedupe),
     ("voicemail-file", voicemail.file_voicemail),
     ("learn-phones", voicemail.learn_phones),
     ("feature-requests", collect_feature_request),
     ("respond", acknowledge),
+    ("notify-agents", notify_agents),
 )
 
 
@@ -117,6 +130,8 @@ class Processor:
     metrics: Metrics = field(default_factory=NoMetrics)
     # Built from the faq_entries table when the worker starts (Desk.processor).
     faq: FaqIndex | None = None
+    # The dedupe stage's candidate index, kept across messages (None: read per message).
+    dedupe_index: CandidateIndex | None = None
 
     def process_next(self) -> Work | None:
         """Claim one pending message and process it; None when there is none."""
@@ -168,6 +183,7 @@ class Processor:
             self.typical_waits,
             metrics=self.metrics,
             faq=self.faq,
+            dedupe_index=self.dedupe_index,
         )
         for attempt in (1, 2):
             try:

@@ -1,7 +1,8 @@
 """`postdesk serve`: listeners, a pipeline worker and a sender, supervised.
 
 The listeners run on this process's asyncio loop with the spool writer
-thread beside them. The pipeline worker and the sender run in child
+thread beside them, and one thread per [[ingest.imap]] mailbox
+(ingest/imap_runner.py). The pipeline worker and the sender run in child
 processes: parsing mail is CPU work, and in the same process it would hold
 the interpreter lock the listeners need to answer SMTP sessions (measured:
 with the worker as a thread, ingest fell to a tenth; docs/benchmarks.md).
@@ -53,6 +54,10 @@ SPAWN = multiprocessing.get_context("spawn")
 RESTART_DELAY_SECONDS = 2.0
 # How long open SMTP/LMTP sessions may go on after SIGTERM (systemd waits 90 s by default).
 SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+class ListenError(Exception):
+    """A listening address could not be bound (in use, not local, no permission)."""
 
 
 def serve(
@@ -126,9 +131,14 @@ async def _serve(desk: Desk, process: bool, send: bool, log_format: str, metrics
         if listener.enabled:
             handler = SpoolHandler(writer, name, lmtp=name == "lmtp", metrics=metrics)
             handlers.append(handler)
-            server = await start_listener(
-                handler, listener.host, listener.port, listener.max_message_bytes, lmtp=name == "lmtp"
-            )
+            try:
+                server = await start_listener(
+                    handler, listener.host, listener.port, listener.max_message_bytes, lmtp=name == "lmtp"
+                )
+            except OSError as error:
+                raise ListenError(
+                    f"cannot listen for {name.upper()} on {listener.host}:{listener.port}: {error}"
+                ) from None
             servers.append(server)
             for sock in server.sockets:
                 host, port = sock.getsockname()[:2]
@@ -209,7 +219,10 @@ def _start_exporter(desk: Desk, listen: str) -> _Exporter:
 
     recorder = prometheus_metrics(desk.store)
     host, port = parse_listen(listen)
-    server = start_metrics_server(host, port, recorder.registry, health_probe(desk.settings.store.url))
+    try:
+        server = start_metrics_server(host, port, recorder.registry, health_probe(desk.settings.store.url))
+    except OSError as error:
+        raise ListenError(f"cannot listen for metrics on {listen}: {error}") from None
     events: Queue[Any] = SPAWN.Queue()
     forwarder = threading.Thread(target=forward, args=(events, recorder), name="metrics-forward", daemon=True)
     forwarder.start()
@@ -279,7 +292,7 @@ def _steps(
     role: str, desk: Desk, wakes_next: Event | None, stopping: Event, metrics: Metrics
 ) -> Callable[[], int]:
     if role == "sender":
-        sender = desk.sender()
+        sender = desk.sender(metrics)
         return lambda: sender.send_due()[0]
     processor = desk.processor(metrics)
     transcriber = transcriber_for(desk.store, desk.settings.voicemail, stopping)

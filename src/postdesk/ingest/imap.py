@@ -21,11 +21,10 @@ One `sync` pass:
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 from email.utils import getaddresses, parseaddr
 
 from imapclient import IMAPClient
@@ -64,6 +63,8 @@ class Reader:
     on_stored: Callable[[], None] = lambda: None
     # Called between batches, so a watchdog sees a long import is alive.
     heartbeat: Callable[[], None] = lambda: None
+    # Checked between batches: a stopping serve does not wait for a whole backlog.
+    stopping: Callable[[], bool] = lambda: False
     _warned: set[str] = field(default_factory=set, compare=False)
 
     @property
@@ -151,6 +152,9 @@ class Reader:
             )
         imported = refused = 0
         for chunk in _chunks(uids, BATCH_MESSAGES):
+            if self.stopping():
+                log.info("imap %s: stopping; %d of %d imported, the rest waits", self.name, imported, total)
+                break
             sizes = self._sizes(client, chunk)
             oversize = [uid for uid in chunk if sizes.get(uid, 0) > self.mailbox.max_message_bytes]
             if oversize:
@@ -158,6 +162,7 @@ class Reader:
                 save(self.store, Advance(self.name, source, uidvalidity, 0, refused=len(oversize)), _now())
                 refused += len(oversize)
             wanted = [uid for uid in chunk if uid in sizes and uid not in oversize]
+            advanced = 0
             for part in _by_bytes(wanted, sizes, BATCH_BYTES):
                 received = self._fetch(client, part)
                 advance = Advance(self.name, source, uidvalidity, part[-1], imported=len(received))
@@ -165,9 +170,11 @@ class Reader:
                 self.on_stored()
                 self._acknowledge(client, caps, part)
                 imported += len(received)
+                advanced = part[-1]
                 self.heartbeat()
-            # Refused and vanished mail at the end of the chunk is behind us too.
-            save(self.store, Advance(self.name, source, uidvalidity, chunk[-1]), _now())
+            if advanced < chunk[-1]:
+                # Refused or vanished mail at the end of the chunk is behind us too.
+                save(self.store, Advance(self.name, source, uidvalidity, chunk[-1]), _now())
             if total > BATCH_MESSAGES:
                 log.info(
                     "imap %s: %d of %d imported%s",
@@ -280,18 +287,39 @@ def _transfer(client: IMAPClient, caps: Capabilities, uids: list[int], folder: s
         client.uid_expunge(uids)
 
 
+# The envelope headers a delivering server adds, with folded continuation lines.
+_ENVELOPE_HEADER = re.compile(
+    rb"^(return-path|delivered-to|x-original-to)[ \t]*:(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE
+)
+
+
 def _received(raw: bytes, via: str) -> Received:
-    """The envelope IMAP lost, from the headers the delivering server added."""
-    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
-    headers = BytesHeaderParser(policy=compat32).parsebytes(head + b"\r\n\r\n")
-    return_path = headers.get("Return-Path")
-    envelope_from = parseaddr(str(return_path))[1] if return_path is not None else None
+    """The envelope IMAP lost, from the headers the delivering server added.
+
+    A regular expression over the header block, not a full header parse:
+    this runs for every imported mail, and the parser comes later anyway."""
+    head = _head(raw)
+    envelope_from: str | None = None
     recipients: list[str] = []
-    for name in ("Delivered-To", "X-Original-To"):
-        for _, address in getaddresses([str(value) for value in headers.get_all(name, [])]):
+    for match in _ENVELOPE_HEADER.finditer(head):
+        name = match.group(1).lower()
+        value = match.group(2).decode("ascii", errors="replace").replace("\r", "").replace("\n", "")
+        if name == b"return-path":
+            if envelope_from is None:  # the topmost one is the final delivery's
+                envelope_from = parseaddr(value)[1]
+            continue
+        for _, address in getaddresses([value]):
             if address and address.lower() not in recipients:
                 recipients.append(address.lower())
     return Received(raw=raw, via=via, envelope_from=envelope_from, recipients=tuple(recipients))
+
+
+def _head(raw: bytes) -> bytes:
+    for blank in (b"\r\n\r\n", b"\n\n"):
+        end = raw.find(blank)
+        if end >= 0:
+            return raw[:end]
+    return raw
 
 
 def _chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:

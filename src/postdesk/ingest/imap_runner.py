@@ -61,7 +61,13 @@ class MailboxThread:
     _traced: bool = False
 
     def __post_init__(self) -> None:
-        self.reader = Reader(self.mailbox, self.store, on_stored=self.on_stored, heartbeat=self.beat)
+        self.reader = Reader(
+            self.mailbox,
+            self.store,
+            on_stored=self.on_stored,
+            heartbeat=self.beat,
+            stopping=self.stopping.is_set,
+        )
 
     @property
     def name(self) -> str:
