@@ -28,6 +28,7 @@ def test_commands_at_the_top_then_the_reply() -> None:
     [
         ("#queue nowhere", 1, "no queue 'nowhere' (queues: billing, support)"),
         ("#close\n#open", 2, "contradicts or repeats line 1 (#close)"),
+        ("#level 2\n#escalate", 2, "contradicts or repeats line 1 (#level 2)"),
         ("#merge next", 1, "#merge needs a ticket number such as 10001, not 'next'"),
         ("#assign", 1, "#assign needs an agent's address or name"),
         ("#", 1, "unknown command #?"),

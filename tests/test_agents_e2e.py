@@ -146,6 +146,21 @@ def test_every_command(agent_desk) -> None:
     )
 
 
+def test_escalate_by_mail_moves_the_ticket_up_and_tells_the_next_level(agent_desk) -> None:
+    _, notification = open_ticket(agent_desk)
+    body = "#escalate Kunde braucht einen Admin\n"
+    agent_desk.send(reply_to(notification, body), sender=ANNA, recipients=(notification["Reply-To"],))
+    notice = agent_desk.wait_until(
+        lambda: [m for m in mail_to(agent_desk, BERT) if "Eskaliert an Level 2" in m["Subject"]],
+        what="the escalation notice to level 2",
+    )[0]
+    assert "Kunde braucht einen Admin" in notice.get_content()
+    assert ticket(agent_desk, 10001).level == 2
+    assert len(mail_to(agent_desk, KIM)) == 1  # the acknowledgement only
+    steps = agent_desk.json("triage", "explain", "10001")["steps"]
+    assert any(s["step"] == "escalate" and s["name"] == ANNA for s in steps)
+
+
 @pytest.mark.parametrize(
     ("line", "why"),
     [

@@ -56,6 +56,8 @@ def test_the_same_request_three_times_is_one_ticket_with_one_notice(desk: Desk) 
     assert notice["In-Reply-To"] == again["Message-ID"]
     assert row["number"] in notice.get_content()
 
+    assert desk.json("stats")["duplicates_merged"] == 2
+
     explained = desk.run("dedupe", "explain", str(incoming[1]["id"])).stdout.decode()
     assert "merge" in explained and "same-sender-repeat" in explained and row["number"] in explained
 

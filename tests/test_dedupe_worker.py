@@ -1,4 +1,4 @@
-"""The dedupe stage inside a pipeline worker (in-process, SQLite): the worker's own index
+"""The dedupe stage inside a pipeline worker (in-process, on each store backend): the worker's own index
 is filled as mail is processed and reused, and a restarted worker rebuilds it from the store."""
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from postdesk.store.queries import ticket_detail
 BODY = "Hallo,\n\nmein Postfach ist voll und ich bekomme keine E-Mails mehr.\n\nViele Grüße\nKim\n"
 
 
-def test_the_worker_keeps_and_rebuilds_its_index(tmp_path: Path) -> None:
+def test_the_worker_keeps_and_rebuilds_its_index(tmp_path: Path, databases) -> None:
     settings = load_settings(
         None,
         {
-            "POSTDESK_STORE__URL": f"sqlite:///{tmp_path / 'postdesk.db'}",
+            "POSTDESK_STORE__URL": databases.url(tmp_path),
             "POSTDESK_OUTBOUND__TRANSPORT": f"maildir:{tmp_path / 'outbox'}",
             "POSTDESK_DESK__SECRET": "test",
         },

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from conftest import CORPUS, Desk, make_mail
+from conftest import CORPUS, Desk, free_port, make_mail
 from imap_support import (
     DOVECOT,
     PASSWORD,
@@ -29,6 +29,7 @@ from imap_support import (
     with_mailboxes,
 )
 from postdesk.store.models import Inbound, Message, Ticket
+from test_operations import http_get, samples
 
 pytestmark = pytest.mark.skipif(
     not DOVECOT.exists(), reason="Dovecot (Debian dovecot-imapd) is not installed"
@@ -318,7 +319,11 @@ def test_oversize_mail_goes_to_refused_and_the_rest_is_imported(
 ) -> None:
     big = make_mail(subject="Riesiger Anhang", body="x" * 60_000)
     imap.append("INBOX", [big, *customer_mails(2, "small")])
-    desk = imap_desk(make_desk, mailbox(imap, max_message_bytes=20_000))
+    metrics_port = free_port()
+    desk = with_mailboxes(
+        make_desk({"metrics": {"listen": f"127.0.0.1:{metrics_port}"}}),
+        mailbox(imap, max_message_bytes=20_000),
+    )
     desk.start()
     desk.wait_until(lambda: imap.count("Refused") == 1, what="the big mail in Refused")
     desk.wait_until(lambda: imap.count("Processed") == 2, what="the small ones in Processed")
@@ -327,6 +332,10 @@ def test_oversize_mail_goes_to_refused_and_the_rest_is_imported(
     assert imap.message_ids("Refused") == [big["Message-ID"]]
     assert "over max_message_bytes (20000); moved to 'Refused'" in log_of(desk)
     assert desk.json("imap", "status")[0]["refused"] == 1
+    counted = samples(http_get(f"http://127.0.0.1:{metrics_port}/metrics")[1])
+    received = "postdesk_mails_received_total"
+    assert counted[(received, (("listener", "imap"), ("outcome", "stored")))] == 2
+    assert counted[(received, (("listener", "imap"), ("outcome", "too_large")))] == 1
 
 
 def test_oversize_without_refused_folder_stays_flagged(imap: Dovecot, make_desk: Callable[..., Desk]) -> None:

@@ -349,3 +349,19 @@ def test_queue_depths_are_read_from_the_store_at_scrape(tmp_path: Path) -> None:
     assert value("postdesk_inbound_messages", {"status": "pending"}) == 2
     assert 600 <= value("postdesk_inbound_oldest_pending_seconds") < 3600
     store.dispose()
+
+
+def test_dedupe_decisions_are_counted_by_rule_and_action(make_desk: Callable[..., Desk]) -> None:
+    from test_dedupe_e2e import KIM, REQUEST
+
+    desk, base = metric_desk(make_desk)
+    desk.send(make_mail(sender=KIM, subject="Passwort vergessen", body=REQUEST))
+    wait_processed(desk, 1)
+    desk.send(make_mail(sender=KIM, subject="DRINGEND: Passwort vergessen", body=REQUEST))
+    wait_processed(desk, 2)
+    found = samples(http_get(base + "/metrics")[1])
+    assert found[("postdesk_dedupe_decisions_total", (("action", "new"), ("rule", "none")))] == 1
+    assert (
+        found[("postdesk_dedupe_decisions_total", (("action", "merge"), ("rule", "same-sender-repeat")))] == 1
+    )
+    assert found[("postdesk_stage_seconds_count", (("stage", "dedupe"),))] == 2

@@ -124,7 +124,7 @@ async def _serve(desk: Desk, process: bool, send: bool, log_format: str, metrics
 
     writer = SpoolWriter(desk.store, on_stored=work_wake.set)
     writer.start()
-    mailboxes = start_mailboxes(settings.ingest.imap, desk.store, on_stored=work_wake.set)
+    mailboxes = start_mailboxes(settings.ingest.imap, desk.store, on_stored=work_wake.set, metrics=metrics)
     servers = []
     handlers = []
     for name, listener in (("smtp", settings.ingest.smtp), ("lmtp", settings.ingest.lmtp)):

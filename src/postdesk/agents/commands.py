@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 from postdesk.agents.directory import find_agents, known_queues
 from postdesk.agents.merge import merge_into
 from postdesk.config.model import PRIORITIES, AgentSettings, Settings
+from postdesk.escalation import escalate, why_not_escalate
 from postdesk.store.models import Ticket, TriageEvent
+from postdesk.templates.render import MailTemplates
 
 # name -> what its argument is, for the error reply ("" = takes none).
 COMMANDS: dict[str, str] = {
@@ -30,8 +32,12 @@ COMMANDS: dict[str, str] = {
     "queue": "a queue name",
     "level": "a support level",
     "merge": "a ticket number",
+    "escalate": "",
 }
-STATUS_COMMANDS = frozenset({"close", "open", "pending"})
+# Commands whose argument may be left out: #escalate takes an optional reason.
+OPTIONAL_ARGUMENT = frozenset({"escalate"})
+# Commands that change the same thing: two of one group in a mail contradict each other.
+_GROUPS = {"close": "status", "open": "status", "pending": "status", "escalate": "level"}
 _LINE = re.compile(r"^#(?P<name>\S*)\s*(?P<value>.*)$")
 
 
@@ -89,7 +95,7 @@ def _read_line(line: str, number: int, settings: Settings) -> tuple[Command | No
         known = ", ".join(f"#{known}" for known in COMMANDS)
         return None, Problem(number, line, f"unknown command #{name or '?'}; known: {known}")
     wants = COMMANDS[name]
-    if not wants and value:
+    if not wants and value and name not in OPTIONAL_ARGUMENT:
         return None, Problem(number, line, f"#{name} takes no argument")
     if wants and not value:
         return None, Problem(number, line, f"#{name} needs {wants}")
@@ -121,7 +127,7 @@ def _conflicts(commands: list[Command]) -> list[Problem]:
     problems = []
     seen: dict[str, Command] = {}
     for command in commands:
-        group = "status" if command.name in STATUS_COMMANDS else command.name
+        group = _GROUPS.get(command.name, command.name)
         earlier = seen.get(group)
         if earlier is not None:
             problems.append(
@@ -134,10 +140,15 @@ def _conflicts(commands: list[Command]) -> list[Problem]:
     return problems
 
 
-def check_in_store(session: Session, ticket: Ticket, commands: tuple[Command, ...]) -> list[Problem]:
-    """What the store says against the commands (a #merge target that is missing, closed or this ticket)."""
+def check_in_store(
+    session: Session, settings: Settings, ticket: Ticket, commands: tuple[Command, ...]
+) -> list[Problem]:
+    """What the store says against the commands: a #merge target that is missing, closed or
+    this ticket; an #escalate past the top."""
     problems = []
     for command in commands:
+        if command.name == "escalate" and (refused := why_not_escalate(ticket, settings)):
+            problems.append(Problem(command.line, command.text, refused))
         if command.name != "merge":
             continue
         target = session.get(Ticket, int(command.value))
@@ -153,6 +164,7 @@ def check_in_store(session: Session, ticket: Ticket, commands: tuple[Command, ..
 def run_commands(
     session: Session,
     settings: Settings,
+    templates: MailTemplates,
     ticket: Ticket,
     commands: tuple[Command, ...],
     agent: AgentSettings,
@@ -165,6 +177,11 @@ def run_commands(
     """
     done = []
     for command in sorted(commands, key=lambda c: c.name == "merge"):
+        if command.name == "escalate":
+            # escalate() records its own triage event and notifies the next level.
+            up = escalate(session, settings, templates, ticket.id, now, reason=command.value, by=agent.email)
+            done.append(f"escalated to level {up.level} in {up.queue}")
+            continue
         detail = _run_one(session, settings, ticket, command, agent, now)
         if detail:
             session.add(

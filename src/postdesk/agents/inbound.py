@@ -140,7 +140,7 @@ def _act(work: Work, env: StageEnv, ticket: Ticket, agent: AgentSettings) -> Wor
     mail = work.mail
     assert mail is not None
     read = read_commands(split_reply(mail.text).new_text, env.settings)
-    problems = [*read.problems, *check_in_store(env.session, ticket, read.commands)]
+    problems = [*read.problems, *check_in_store(env.session, env.settings, ticket, read.commands)]
     if problems:
         kind = REJECTED
     elif read.is_note:
@@ -164,7 +164,7 @@ def _act(work: Work, env: StageEnv, ticket: Ticket, agent: AgentSettings) -> Wor
         said.append("reply sent to the customer")
     elif kind == NOTE:
         said.append("internal note")
-    said += run_commands(env.session, env.settings, ticket, read.commands, agent, env.now)
+    said += run_commands(env.session, env.settings, env.templates, ticket, read.commands, agent, env.now)
     return replace(
         stored, finished=f"agent {agent.email} on ticket {ticket.id}: {'; '.join(said) or 'nothing to do'}"
     )

@@ -72,6 +72,7 @@ def dedupe(work: Work, env: StageEnv) -> Work:
         index = new_index(env.settings, is_sqlite=env.session.get_bind().dialect.name == "sqlite")
     index.catch_up(env.session, env.now)
     decision = decide_for(normal, sender, env, index, settings.rules)
+    env.metrics.dedupe_decision(decision.rule or "none", decision.action)  # docs/operations.md
     work = replace(work, dedupe=Pending(normal, sender, decision))
     if decision.action == "new":
         return work

@@ -33,6 +33,7 @@ from postdesk.config.model import ImapMailboxSettings
 from postdesk.ingest.imap_client import Capabilities, ImapProblem, ensure_folder, select, source_of
 from postdesk.ingest.imap_state import Advance, MailboxState, apply, load_state, save
 from postdesk.ingest.spool import Received, spool_messages
+from postdesk.ops.metrics import Metrics, NoMetrics
 from postdesk.store.session import Store
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,8 @@ class Reader:
     heartbeat: Callable[[], None] = lambda: None
     # Checked between batches: a stopping serve does not wait for a whole backlog.
     stopping: Callable[[], bool] = lambda: False
+    # postdesk_mails_received_total{listener="imap"} with `serve --metrics`.
+    metrics: Metrics = field(default_factory=NoMetrics)
     _warned: set[str] = field(default_factory=set, compare=False)
 
     @property
@@ -168,6 +171,8 @@ class Reader:
                 advance = Advance(self.name, source, uidvalidity, part[-1], imported=len(received))
                 spool_messages(self.store, received, also=apply(advance, _now()))
                 self.on_stored()
+                for _ in received:
+                    self.metrics.received("imap", "stored")
                 self._acknowledge(client, caps, part)
                 imported += len(received)
                 advanced = part[-1]
@@ -227,6 +232,9 @@ class Reader:
         self, client: IMAPClient, caps: Capabilities, uids: list[int], sizes: dict[int, int], *, again: bool
     ) -> None:
         listing = ", ".join(f"UID {uid} ({sizes[uid]} bytes)" for uid in uids)
+        if not again:
+            for _ in uids:
+                self.metrics.received("imap", "too_large")
         if self.mailbox.refused_folder:
             _transfer(client, caps, uids, self.mailbox.refused_folder)
             log.warning(

@@ -32,6 +32,7 @@ from postdesk.config.model import ImapMailboxSettings
 from postdesk.ingest.imap import Reader
 from postdesk.ingest.imap_client import Capabilities, ImapProblem, close, connect, describe
 from postdesk.ingest.spool import StoreUnavailable
+from postdesk.ops.metrics import Metrics, NoMetrics
 from postdesk.store.session import Store
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class MailboxThread:
     store: Store
     on_stored: Callable[[], None]
     stopping: threading.Event
+    metrics: Metrics = field(default_factory=NoMetrics)
     backoff_max: float = BACKOFF_MAX_SECONDS
     last_beat: float = field(default_factory=time.monotonic)
     client: IMAPClient | None = None
@@ -67,6 +69,7 @@ class MailboxThread:
             on_stored=self.on_stored,
             heartbeat=self.beat,
             stopping=self.stopping.is_set,
+            metrics=self.metrics,
         )
 
     @property
@@ -213,13 +216,16 @@ class Mailboxes:
 
 
 def start_mailboxes(
-    mailboxes: Sequence[ImapMailboxSettings], store: Store, on_stored: Callable[[], None]
+    mailboxes: Sequence[ImapMailboxSettings],
+    store: Store,
+    on_stored: Callable[[], None],
+    metrics: Metrics | None = None,
 ) -> Mailboxes:
     """Start one reading thread per configured mailbox (none configured: none started)."""
     stopping = threading.Event()
     threads: list[MailboxThread] = []
     for settings in mailboxes:
-        thread = MailboxThread(settings, store, on_stored, stopping)
+        thread = MailboxThread(settings, store, on_stored, stopping, metrics or NoMetrics())
         threads.append(thread)
         thread.start()
     return Mailboxes(threads, stopping)

@@ -9,11 +9,11 @@ a `QueueMetrics` that sends each event over a multiprocessing queue, and
 (`postdesk.ops.exporter.PrometheusMetrics`). That keeps counters correct
 across child restarts without prometheus-client's multiprocess files.
 
-For a stage that makes a decision worth counting, e.g. dedupe::
+A stage reports a decision worth counting through its env, as dedupe does::
 
-    env.metrics.dedupe_decision(rule="same-message-id", action="merged")
+    env.metrics.dedupe_decision(decision.rule or "none", decision.action)
 
-becomes ``postdesk_dedupe_decisions_total{rule="same-message-id",action="merged"}``.
+which becomes ``postdesk_dedupe_decisions_total{rule="same-sender-repeat",action="merge"}``.
 Label values must come from a small fixed set (rule names, not addresses).
 """
 
