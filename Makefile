@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
+	-$(VENV)/bin/postdesk faq index  # the example FAQ in ./faq/ ([faq] path), suggested in acknowledgements
 	$(VENV)/bin/postdesk serve
 
 test: $(STAMP)

@@ -3,12 +3,15 @@ per process and handed to whatever runs (CLI command, listener, worker)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from postdesk.config.model import Settings
 from postdesk.dedupe.stage import build_index
+from postdesk.faq.index import FaqIndex
+from postdesk.faq.store import load_entries
 from postdesk.ops.metrics import Metrics, NoMetrics
 from postdesk.pipeline import Processor
 from postdesk.replies.delivery import Sender, transport_for
@@ -16,6 +19,8 @@ from postdesk.store.meta import generated_secret
 from postdesk.store.migrate import require_current, upgrade
 from postdesk.store.session import Store, open_store
 from postdesk.templates.render import MailTemplates
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,8 +35,26 @@ class Desk:
         metrics = metrics or NoMetrics()
         index = build_index(self.store, self.settings, datetime.now(UTC))
         return Processor(
-            self.store, self.settings, self.secret, self.templates, metrics=metrics, dedupe_index=index
+            self.store,
+            self.settings,
+            self.secret,
+            self.templates,
+            metrics=metrics,
+            dedupe_index=index,
+            faq=self.faq_index(),
         )
+
+    def faq_index(self) -> FaqIndex | None:
+        """The FAQ index from the faq_entries table; None when suggestions are off or nothing is indexed."""
+        if not self.settings.faq.suggest:
+            return None
+        with self.store.read() as session:
+            entries = load_entries(session)
+        if not entries:
+            if Path(self.settings.faq.path).is_dir():
+                log.warning("FAQ folder %s is not indexed: run `postdesk faq index`", self.settings.faq.path)
+            return None
+        return FaqIndex(entries)
 
     def sender(self, metrics: Metrics | None = None) -> Sender:
         transport = transport_for(self.settings.outbound)

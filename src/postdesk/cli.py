@@ -13,6 +13,7 @@ import click
 from postdesk import __version__, pipeline, triage_commands
 from postdesk.clikit import Context, fail, pass_context, print_json
 from postdesk.dedupe import commands as dedupe_commands
+from postdesk.faq.commands import faq_group
 from postdesk.ingest import imap_commands
 from postdesk.ingest import mailgate as gate
 from postdesk.ops import commands as ops_commands
@@ -288,6 +289,7 @@ main.add_command(triage_commands.features_group)
 for command in triage_commands.contacts_group.commands.values():
     voicemail_commands.contacts.add_command(command)
 main.add_command(triage_commands.stats)
+main.add_command(faq_group)
 tickets.add_command(triage_commands.tickets_escalate)
 tickets.add_command(triage_commands.tickets_mark_feature)
 main.add_command(dedupe_commands.dedupe_group)

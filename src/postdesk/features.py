@@ -16,11 +16,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from rapidfuzz import fuzz
-from rapidfuzz.utils import default_process
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from postdesk.dedupe.normalise import normalise_mail
+from postdesk.dedupe.rules import scorer
 from postdesk.stage import StageEnv, Work
 from postdesk.store.models import FeatureAsk, FeatureRequest, Ticket, TriageEvent
 from postdesk.store.queries import first_inbound_text
@@ -31,6 +31,7 @@ STATUSES = ("new", "accepted", "rejected", "done")
 MAX_CANDIDATES = 5000
 # How much of a mail's text describes the wish; the rest is detail.
 TEXT_CHARS = 300
+# Reply and forward prefixes and tags, kept out of a request's title.
 _SUBJECT_PREFIX = re.compile(r"^\s*(?:(?:re|aw|wg|fwd?|antw)\s*:\s*|\[[^\]]*\]\s*)+", re.IGNORECASE)
 # Words every request has (greetings, "please", "feature request"): they make
 # unrelated wishes look alike, so they are left out before comparing.
@@ -43,6 +44,7 @@ _FILLER_WORDS = """
     könntet könnten euch wunsch vorschlag idee mit als von
 """
 _FILLER = frozenset(_FILLER_WORDS.split())
+_SAME_WISH = scorer("token_set_ratio")
 
 
 class FeatureError(Exception):
@@ -50,17 +52,17 @@ class FeatureError(Exception):
 
 
 def similarity(a: str, b: str) -> float:
-    """How alike two wishes read, 0-100, on texts from `request_text`.
-
-    The one place that decides "same wish": point it at another matcher
-    (e.g. the dedupe engine's) and everything else stays as it is.
-    """
-    return fuzz.token_set_ratio(a, b)
+    """How alike two wishes read, 0-100, on texts from `request_text`: the
+    dedupe engine's token_set_ratio, so "same wish" and "same request" are
+    judged alike."""
+    return _SAME_WISH(a, b)
 
 
 def request_text(subject: str, text: str) -> str:
-    """The words that describe a wish: subject and the start of the mail's own text, normalised."""
-    words = default_process(f"{_SUBJECT_PREFIX.sub('', subject)} {unquoted(text)[:TEXT_CHARS]}").split()
+    """The words that describe a wish: subject and the start of the mail's own text, normalised
+    as the dedupe engine does (no quotes, signature, greeting, ticket tag), without filler words."""
+    mail = normalise_mail(subject, unquoted(text))
+    words = f"{mail.subject} {mail.body[:TEXT_CHARS]}".split()
     return " ".join(word for word in words if word not in _FILLER)
 
 

@@ -2,8 +2,8 @@
 
     parse → classify                                          (before the transaction)
     → voicemail → skip repeated delivery → agent mail → thread → follow merges → bounce → dedupe
-    → triage → store → dedupe-file → voicemail-file → learn-phones → feature requests → respond
-    → notify agents
+    → triage → abuse reports → store → dedupe-file → voicemail-file → learn-phones
+    → feature requests → respond → notify agents
 
 `PREPARE` stages read only the message and the settings; they run before
 the message's transaction opens, so the database's write lock (SQLite has
@@ -36,8 +36,10 @@ from postdesk.agents.notify import notify_agents
 from postdesk.config.model import Settings
 from postdesk.dedupe import stage as dedupe
 from postdesk.dedupe.index import CandidateIndex
+from postdesk.faq.index import FaqIndex
 from postdesk.features import collect_feature_request
 from postdesk.ingest import stages as ingest
+from postdesk.machine_mail import file_abuse_report
 from postdesk.ops.metrics import Metrics, NoMetrics
 from postdesk.replies.acknowledge import acknowledge
 from postdesk.replies.bounce import attach_bounce
@@ -67,6 +69,7 @@ STAGES: Sequence[tuple[str, Stage]] = (
     ("bounce", attach_bounce),
     ("dedupe", dedupe.dedupe),
     ("triage", triage),
+    ("abuse-reports", file_abuse_report),
     ("store", record),
     ("dedupe-file", dedupe.file_dedupe),
     ("voicemail-file", voicemail.file_voicemail),
@@ -125,6 +128,8 @@ class Processor:
     typical_waits: TypicalWaits = field(default_factory=TypicalWaits)
     claim_batch: int = CLAIM_BATCH
     metrics: Metrics = field(default_factory=NoMetrics)
+    # Built from the faq_entries table when the worker starts (Desk.processor).
+    faq: FaqIndex | None = None
     # The dedupe stage's candidate index, kept across messages (None: read per message).
     dedupe_index: CandidateIndex | None = None
 
@@ -177,6 +182,7 @@ class Processor:
             self.templates,
             self.typical_waits,
             metrics=self.metrics,
+            faq=self.faq,
             dedupe_index=self.dedupe_index,
         )
         for attempt in (1, 2):

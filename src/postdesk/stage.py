@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from postdesk.config.model import Settings
 from postdesk.dedupe.index import CandidateIndex
 from postdesk.dedupe.rules import Pending
+from postdesk.faq.index import FaqIndex
 from postdesk.mail import Address, Mail
 from postdesk.ops.metrics import Metrics, NoMetrics
 from postdesk.response_times import TypicalWaits
@@ -105,6 +106,8 @@ class StageEnv:
     dedupe_index: CandidateIndex | None = None
     # Where a stage reports decisions worth counting (postdesk.ops.metrics).
     metrics: Metrics = field(default_factory=NoMetrics)
+    # The FAQ entries, loaded once per worker process (None: no suggestions).
+    faq: FaqIndex | None = None
 
 
 Stage = Callable[[Work, StageEnv], Work]

@@ -549,6 +549,37 @@ class FeatureSettings(Section):
     similarity: int = Field(default=65, ge=1, le=100)
 
 
+class FaqSettings(Section):
+    """``[faq]``: FAQ suggestions in the acknowledgement of a new ticket (docs/faq.md)."""
+
+    # The folder of Markdown entries (one file each, front matter first); relative to the working directory.
+    path: str = "faq/"
+    # False: acknowledgements never carry suggestions.
+    suggest: bool = True
+    # At most this many entries in an acknowledgement.
+    max_suggestions: int = Field(default=3, ge=0, le=10)
+    # An entry is suggested only when its BM25 score reaches this; tuned on
+    # tests/data/faq (docs/faq.md). A wrong suggestion is worse than none.
+    min_score: float = Field(default=4.5, ge=0)
+    # ...and reaches this share of the best entry's score (drops weak runners-up).
+    min_share_of_best: float = Field(default=0.9, ge=0, le=1)
+    # How much of the entry's text the acknowledgement quotes.
+    excerpt_chars: int = Field(default=160, ge=0)
+
+
+class MachineMailSettings(Section):
+    """``[machine_mail]``: where mail no person wrote goes (docs/machine-mail.md)."""
+
+    # ARF abuse reports (feedback loops, spam complaints) open a ticket in this
+    # queue, never in a customer queue and never on a customer's ticket.
+    abuse_queue: str = "abuse"
+
+    @field_validator("abuse_queue")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return QueueSettings._name(value)
+
+
 class AgentSettings(Section):
     """One ``[[agents]]`` entry (shared with agent mail): who works which queues at which level."""
 
@@ -769,6 +800,8 @@ class Settings(Section):
     sla: SlaSettings = SlaSettings()
     features: FeatureSettings = FeatureSettings()
     agents: tuple[AgentSettings, ...] = ()
+    faq: FaqSettings = FaqSettings()
+    machine_mail: MachineMailSettings = MachineMailSettings()
     agent_mail: AgentMailSettings = AgentMailSettings()
     dedupe: DedupeSettings = DedupeSettings()
 

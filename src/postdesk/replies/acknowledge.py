@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from postdesk.agents.directory import agent_by_address
+from postdesk.faq.suggest import Suggestion, find_suggestions
 from postdesk.mail import Mail
 from postdesk.replies.compose import Outgoing, new_message_id
 from postdesk.replies.loopguard import auto_reply_allowed
@@ -78,6 +79,7 @@ def acknowledgement_mail(mail: Mail, ticket: Ticket, env: StageEnv) -> Outgoing:
             language=ticket.language,
             cache=env.typical_waits,
         ),
+        faq=faq_suggestions(mail, ticket, env),
     )
     subject = rendered.subject if f"[{tag}]" in rendered.subject else f"[{tag}] {rendered.subject}"
     return Outgoing(
@@ -95,6 +97,13 @@ def acknowledgement_mail(mail: Mail, ticket: Ticket, env: StageEnv) -> Outgoing:
         auto_submitted="auto-replied",
         language=ticket.language,
     )
+
+
+def faq_suggestions(mail: Mail, ticket: Ticket, env: StageEnv) -> tuple[Suggestion, ...]:
+    """FAQ entries that may already answer the mail (docs/faq.md); () when none is good enough."""
+    if env.faq is None:
+        return ()
+    return find_suggestions(env.faq, mail.subject, mail.text, ticket.language, env.settings.faq)
 
 
 def _acks_in_last_hour(session: Session, recipient: str, env: StageEnv) -> int:

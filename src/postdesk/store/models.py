@@ -449,3 +449,24 @@ class TicketMerge(Base):
     merged_at: Mapped[datetime]
     # The agent's address (or "cli").
     merged_by: Mapped[str] = mapped_column(String(320), default="")
+
+
+class FaqEntry(Base):
+    """One FAQ entry as `postdesk faq index` last read it from the [faq] folder.
+
+    The table is the FAQ index: every worker process reads it once at start
+    and builds its BM25 index in memory (docs/faq.md says why a table).
+    """
+
+    __tablename__ = "faq_entries"
+
+    # The file's path below the folder without ".md", e.g. "de/passwort-vergessen".
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8))
+    title: Mapped[str] = mapped_column(String(500))
+    url: Mapped[str] = mapped_column(String(2000), default="")
+    tags: Mapped[list[str]] = mapped_column(default=list)
+    body: Mapped[str] = mapped_column(Text)
+    # The file's SHA-256: what `faq index` compares to tell what changed.
+    sha256: Mapped[str] = mapped_column(String(64))
+    indexed_at: Mapped[datetime]

@@ -15,6 +15,9 @@ from sqlalchemy.orm import Session
 
 from postdesk.agents.notify import local_due, notification_context
 from postdesk.config.model import AgentSettings, Settings
+from postdesk.faq.index import FaqIndex
+from postdesk.faq.store import load_entries
+from postdesk.faq.suggest import Suggestion, find_suggestions
 from postdesk.response_times import expected_response
 from postdesk.store.models import Message, Ticket
 from postdesk.templates.render import quote_text
@@ -83,7 +86,18 @@ def preview_context(
         "diagnostic": "(preview: the remote server's reason)",
         "bounced_kind": "acknowledgement",
         "bounced_subject": ticket.subject,
+        "faq": faq_preview(session, settings, ticket, first),
     }
     if first is not None:
         context |= notification_context(settings, secret, ticket, first, agent, new=True)
     return context
+
+
+def faq_preview(
+    session: Session, settings: Settings, ticket: Ticket, first: Message | None
+) -> tuple[Suggestion, ...]:
+    """The FAQ entries the acknowledgement of the ticket's first mail offers (docs/faq.md)."""
+    entries = load_entries(session) if settings.faq.suggest and first is not None else ()
+    if not entries or first is None:
+        return ()
+    return find_suggestions(FaqIndex(entries), first.subject, first.text, ticket.language, settings.faq)

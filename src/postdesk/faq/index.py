@@ -1,0 +1,121 @@
+"""The BM25 index over the FAQ entries, one per language, and the suggestions it gives.
+
+Tokens are words of two or more letters, lower-cased, without the language's
+stop words, reduced to their Snowball stem (PyStemmer) — so "Rechnungen"
+finds "Rechnung" and "refunded" finds "refund". bm25s scores them (Lucene's
+BM25 variant). An index is built in memory from the entries, once per
+process: a few hundred entries take milliseconds (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import bm25s
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN_PLUS, STOPWORDS_GERMAN
+
+from postdesk.config.model import FaqSettings
+from postdesk.faq.entries import LANGUAGES, Entry, plain_text
+
+_STEMMER_NAMES = {"de": "german", "en": "english"}
+# bm25s's longer English list (179 words; its plain one has 33), comparable to the German one (232).
+_STOPWORDS = {"de": frozenset(STOPWORDS_GERMAN), "en": frozenset(STOPWORDS_EN_PLUS)}
+_WORD = re.compile(r"[^\W\d_]{2,}")
+# Reply and forward prefixes carry no meaning for retrieval.
+_SUBJECT_PREFIX = re.compile(r"^\s*((re|aw|wg|fw|fwd|antw)\s*:\s*)+", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    entry: Entry
+    score: float
+
+
+class Analyzer:
+    """Text to stemmed tokens for one language (stemmers are not thread-safe: one per index)."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+        self._stemmer = Stemmer.Stemmer(_STEMMER_NAMES[language])
+        self._stopwords = _STOPWORDS[language]
+
+    def tokens(self, text: str) -> list[str]:
+        words = [word for word in _WORD.findall(text.lower()) if word not in self._stopwords]
+        return self._stemmer.stemWords(words)
+
+
+def guess_language(text: str, default: str) -> str:
+    """'de' or 'en' by which language's stop words the text uses more; DEFAULT when it is unclear."""
+    words = _WORD.findall(text.lower())
+    # Words both lists hold ("in", "was", "will") say nothing about the language.
+    shared = _STOPWORDS["de"] & _STOPWORDS["en"]
+    counts = {
+        language: sum(word in _STOPWORDS[language] and word not in shared for word in words)
+        for language in LANGUAGES
+    }
+    ranked = sorted(counts.items(), key=lambda item: item[1], reverse=True)
+    (best, best_count), (_, runner_up) = ranked[0], ranked[1]
+    # Short or mixed text: keep the ticket's language rather than guess.
+    return best if best_count >= 2 and best_count >= 2 * runner_up else default
+
+
+def query_text(subject: str, new_text: str) -> str:
+    """What is looked up: the subject without Re:/Fwd: and the newly written text."""
+    return f"{_SUBJECT_PREFIX.sub('', subject)}\n{new_text}"
+
+
+class _LanguageIndex:
+    def __init__(self, language: str, entries: tuple[Entry, ...]) -> None:
+        self.entries = entries
+        self.analyzer = Analyzer(language)
+        self.bm25 = bm25s.BM25()
+        self.bm25.index([self.analyzer.tokens(document(entry)) for entry in entries], show_progress=False)
+
+    def search(self, text: str, k: int) -> list[Hit]:
+        tokens = self.analyzer.tokens(text)
+        if not tokens:
+            return []
+        scores = self.bm25.get_scores(tokens)
+        ranked = sorted(range(len(self.entries)), key=lambda i: scores[i], reverse=True)[:k]
+        return [Hit(self.entries[i], float(scores[i])) for i in ranked if scores[i] > 0]
+
+
+def document(entry: Entry) -> str:
+    """An entry's indexed text: the title and tags count twice, as people ask in the title's words."""
+    head = f"{entry.title} {' '.join(entry.tags)}"
+    return f"{head}\n{head}\n{plain_text(entry.body)}"
+
+
+class FaqIndex:
+    """The FAQ entries of every language, searchable; built once per process."""
+
+    def __init__(self, entries: Iterable[Entry]) -> None:
+        entries = tuple(entries)
+        self.size = len(entries)
+        self._by_language = {
+            language: _LanguageIndex(language, chosen)
+            for language in LANGUAGES
+            if (chosen := tuple(e for e in entries if e.language == language))
+        }
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(self._by_language)
+
+    def search(self, text: str, language: str, k: int = 5) -> list[Hit]:
+        """The K best entries of LANGUAGE for TEXT, best first, with their BM25 scores (> 0)."""
+        index = self._by_language.get(language)
+        return index.search(text, k) if index is not None else []
+
+    def suggest(self, text: str, language: str, settings: FaqSettings) -> list[Hit]:
+        """The entries good enough to offer: at most max_suggestions, each above the thresholds."""
+        if settings.max_suggestions == 0:
+            return []
+        hits = self.search(text, language, settings.max_suggestions)
+        if not hits or hits[0].score < settings.min_score:
+            return []
+        floor = max(settings.min_score, settings.min_share_of_best * hits[0].score)
+        return [hit for hit in hits if hit.score >= floor]
