@@ -20,6 +20,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/python bench/ingest.py
 	$(VENV)/bin/python bench/pipeline.py
+	$(VENV)/bin/python bench/scale.py
 
 clean:
 	rm -rf $(VENV) postdesk.db postdesk.db-wal postdesk.db-shm outbox

@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import signal
 import smtplib
+import socket
 import threading
 import urllib.error
 import urllib.request
@@ -18,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from conftest import Desk, free_port, make_mail
+from ops_support import require_sqlite
 from postdesk.ops.exporter import prometheus_metrics
 from postdesk.ops.metrics import QueueMetrics, forward
 from postdesk.store.models import Inbound, Message
@@ -87,13 +89,16 @@ def test_metrics_count_mail_stages_suppressions_and_queue_depths(make_desk: Call
     assert found[("postdesk_store_up", ())] == 1
     assert found[("postdesk_inbound_messages", (("status", "pending"),))] == 0
     assert found[("postdesk_inbound_messages", (("status", "failed"),))] == 0
+    assert found[("postdesk_inbound_oldest_pending_seconds", ())] == 0
     assert found[("postdesk_outbox_mails", (("status", "pending"),))] == 1
     assert found[("postdesk_outbox_mails", (("status", "failed"),))] == 0
+    assert found[("postdesk_outbox_deliveries_total", (("outcome", "deferred"),))] == 1
     assert "# TYPE postdesk_dedupe_decisions_total counter" in text
 
 
 def test_healthz_fails_while_the_store_is_unreadable(make_desk: Callable[..., Desk]) -> None:
     desk, base = metric_desk(make_desk)
+    require_sqlite(desk)
     assert http_get(base + "/healthz") == (200, "ok\n")
     database = Path(desk.settings["store"]["url"].removeprefix("sqlite:///"))
     away = database.with_suffix(".away")
@@ -313,3 +318,50 @@ def test_a_bad_metrics_address_is_one_clear_line(make_desk: Callable[..., Desk])
     assert result.stderr.decode().splitlines()[-1] == (
         "postdesk: --metrics localhost: expected host:port such as 127.0.0.1:9108"
     )
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = desk.run("serve", "--metrics", f"127.0.0.1:{port}", check=False)
+    assert result.returncode == 1
+    assert result.stderr.decode().splitlines()[-1] == (
+        f"postdesk: cannot listen for metrics on 127.0.0.1:{port}: [Errno 98] Address already in use"
+    )
+
+
+def test_queue_depths_are_read_from_the_store_at_scrape(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from postdesk.ingest.spool import Received, spool_messages
+    from postdesk.store.migrate import upgrade
+    from postdesk.store.session import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'depths.db'}")
+    upgrade(store)
+    recorder = prometheus_metrics(store)
+    value = recorder.registry.get_sample_value
+    assert value("postdesk_inbound_messages", {"status": "pending"}) == 0
+    assert value("postdesk_inbound_oldest_pending_seconds") == 0
+    message = Received(
+        raw=b"Subject: x\r\n\r\nx\r\n", via="smtp", envelope_from="a@b.example", recipients=("s@d.example",)
+    )
+    spool_messages(store, [message, message], now=datetime.now(UTC) - timedelta(minutes=10))
+    assert value("postdesk_inbound_messages", {"status": "pending"}) == 2
+    assert 600 <= value("postdesk_inbound_oldest_pending_seconds") < 3600
+    store.dispose()
+
+
+def test_dedupe_decisions_are_counted_by_rule_and_action(make_desk: Callable[..., Desk]) -> None:
+    from test_dedupe_e2e import KIM, REQUEST
+
+    desk, base = metric_desk(make_desk)
+    desk.send(make_mail(sender=KIM, subject="Passwort vergessen", body=REQUEST))
+    wait_processed(desk, 1)
+    desk.send(make_mail(sender=KIM, subject="DRINGEND: Passwort vergessen", body=REQUEST))
+    wait_processed(desk, 2)
+    found = samples(http_get(base + "/metrics")[1])
+    assert found[("postdesk_dedupe_decisions_total", (("action", "new"), ("rule", "none")))] == 1
+    assert (
+        found[("postdesk_dedupe_decisions_total", (("action", "merge"), ("rule", "same-sender-repeat")))] == 1
+    )
+    assert found[("postdesk_stage_seconds_count", (("stage", "dedupe"),))] == 2

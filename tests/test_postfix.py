@@ -8,11 +8,13 @@ from __future__ import annotations
 import email
 import email.policy
 import sqlite3
+import urllib.request
 from collections.abc import Callable
 
 from sqlalchemy import func, select
 
 from conftest import Desk, free_port, make_mail
+from ops_support import require_sqlite
 from postdesk.store.models import Inbound
 from postfix_support import (
     Postfix,
@@ -49,6 +51,7 @@ def test_pipe_into_mailgate_defers_while_the_store_is_unwritable(
     make_shared_desk: Callable[..., Desk], make_postfix: Callable[[], Postfix]
 ) -> None:
     desk = make_shared_desk()
+    require_sqlite(desk)
     desk.run("db", "upgrade")
     open_for(desk.root)
     postfix = make_postfix()
@@ -108,6 +111,26 @@ def test_lmtp_delivery_is_deferred_while_postdesk_is_down(
     postfix.flush()
     desk.wait_until(lambda: "Während postdesk steht" in subjects(desk), what="the deferred mail as a ticket")
     postfix.wait_until(lambda: not postfix.queue(), what="Postfix's queue empty")
+    with desk.store.read() as session:
+        vias = session.execute(select(Inbound.via, func.count()).group_by(Inbound.via)).all()
+    assert dict(vias) == {"lmtp": 2}
+
+
+def test_lmtp_451_makes_postfix_defer(
+    make_desk: Callable[..., Desk], make_postfix: Callable[[], Postfix]
+) -> None:
+    lmtp_port, metrics_port = free_port(), free_port()
+    desk = make_desk(
+        {
+            "ingest": {"lmtp": {"enabled": True, "host": "127.0.0.1", "port": lmtp_port}},
+            "metrics": {"listen": f"127.0.0.1:{metrics_port}"},
+        }
+    )
+    require_sqlite(desk)
+    desk.start()
+    postfix = make_postfix()
+    postfix.configure(lmtp_mode(lmtp_port))
+    postfix.start()
 
     # postdesk runs but cannot write its store (another process holds SQLite's
     # write lock past the busy timeout): it answers 451 and Postfix defers.
@@ -129,7 +152,11 @@ def test_lmtp_delivery_is_deferred_while_postdesk_is_down(
     postfix.wait_until(lambda: not postfix.queue(), what="Postfix's queue empty")
     with desk.store.read() as session:
         vias = session.execute(select(Inbound.via, func.count()).group_by(Inbound.via)).all()
-    assert dict(vias) == {"lmtp": 3}
+    assert dict(vias) == {"lmtp": 1}
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    assert 'postdesk_mails_received_total{listener="lmtp",outcome="tempfail"} 1.0' in text
+    assert 'postdesk_mails_received_total{listener="lmtp",outcome="stored"} 1.0' in text
 
 
 def test_outgoing_mail_is_relayed_by_postfix(

@@ -176,7 +176,11 @@ def test_workers_listeners_and_senders_share_one_postgresql(
     recorder, _ = relay
     for n, port in enumerate(ports):
         desks.start(
-            f"listener{n}", "serve", "--no-process", "--no-send", env={"POSTDESK_INGEST__SMTP__PORT": str(port)}
+            f"listener{n}",
+            "serve",
+            "--no-process",
+            "--no-send",
+            env={"POSTDESK_INGEST__SMTP__PORT": str(port)},
         )
     for n in range(WORKERS):
         desks.start(f"worker{n}", "process")
@@ -196,7 +200,9 @@ def test_workers_listeners_and_senders_share_one_postgresql(
         mails.append(mail.as_bytes())
     accepted, lock = [0], threading.Lock()
     senders = [
-        threading.Thread(target=send_share, args=(ports[i % LISTENERS], mails[i::CONNECTIONS], accepted, lock))
+        threading.Thread(
+            target=send_share, args=(ports[i % LISTENERS], mails[i::CONNECTIONS], accepted, lock)
+        )
         for i in range(CONNECTIONS)
     ]
     began = time.monotonic()
@@ -224,7 +230,9 @@ def test_workers_listeners_and_senders_share_one_postgresql(
             select(func.count()).where(Inbound.result.like("repeated delivery%"))
         ).scalar_one()
         per_inbound = session.execute(
-            select(Message.inbound_id, func.count()).where(Message.direction == "in").group_by(Message.inbound_id)
+            select(Message.inbound_id, func.count())
+            .where(Message.direction == "in")
+            .group_by(Message.inbound_id)
         ).all()
         tickets = session.execute(select(Ticket.id)).scalars().all()
         outbox = session.execute(select(Outbox.message_id, Outbox.attempts, Outbox.ticket_id)).all()

@@ -31,7 +31,7 @@ def small_history(session, now: datetime = UNTIL) -> None:
     add_ticket(session, at(24, 10) + shift, queue="billing", priority="low", due_after=72 * H)
     add_ticket(session, at(22, 23) + shift, due_after=None, customer="mailer-daemon@x.example")  # a bounce
     add_ticket(session, at(10, 8) + shift, customer="old@x.example")  # before the period: backlog only
-    add_message(session, a, at(21, 8) + shift, "in", "customer", threaded_by="dedupe")
+    add_message(session, a, at(21, 8) + shift, "in", "customer", threaded_by="duplicate")
     add_message(session, d, at(23, 10) + shift, "in", "voicemail", threaded_by="caller")
 
 

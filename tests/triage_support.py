@@ -7,7 +7,6 @@ import tomllib
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from pathlib import Path
 
 from sqlalchemy.orm import Session
 

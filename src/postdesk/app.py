@@ -4,9 +4,11 @@ per process and handed to whatever runs (CLI command, listener, worker)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from postdesk.config.model import Settings
+from postdesk.dedupe.stage import build_index
 from postdesk.ops.metrics import Metrics, NoMetrics
 from postdesk.pipeline import Processor
 from postdesk.replies.delivery import Sender, transport_for
@@ -24,11 +26,16 @@ class Desk:
     templates: MailTemplates
 
     def processor(self, metrics: Metrics | None = None) -> Processor:
+        """A pipeline worker, with the dedupe index built from the store."""
         metrics = metrics or NoMetrics()
-        return Processor(self.store, self.settings, self.secret, self.templates, metrics=metrics)
+        index = build_index(self.store, self.settings, datetime.now(UTC))
+        return Processor(
+            self.store, self.settings, self.secret, self.templates, metrics=metrics, dedupe_index=index
+        )
 
-    def sender(self) -> Sender:
-        return Sender(self.store, transport_for(self.settings.outbound), self.settings.outbound)
+    def sender(self, metrics: Metrics | None = None) -> Sender:
+        transport = transport_for(self.settings.outbound)
+        return Sender(self.store, transport, self.settings.outbound, metrics=metrics or NoMetrics())
 
 
 def open_desk(settings: Settings, *, migrate: bool = False, synchronous: str = "FULL") -> Desk:

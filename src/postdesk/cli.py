@@ -12,6 +12,7 @@ import click
 
 from postdesk import __version__, pipeline, triage_commands
 from postdesk.clikit import Context, fail, pass_context, print_json
+from postdesk.dedupe import commands as dedupe_commands
 from postdesk.ingest import imap_commands
 from postdesk.ingest import mailgate as gate
 from postdesk.ops import commands as ops_commands
@@ -24,6 +25,7 @@ from postdesk.store.migrate import (
 )
 from postdesk.store.queries import SORTS, STATUSES, list_tickets, ticket_detail
 from postdesk.store.session import Store, open_store
+from postdesk.templates import commands as template_commands
 from postdesk.voicemail import commands as voicemail_commands
 
 
@@ -66,6 +68,7 @@ def serve(ctx: Context, no_process: bool, no_send: bool, metrics_listen: str | N
     committed, the worker finishes its message, then all exit.
     """
     from postdesk.config.model import parse_listen
+    from postdesk.serve import ListenError
     from postdesk.serve import serve as run
 
     if metrics_listen:
@@ -73,13 +76,16 @@ def serve(ctx: Context, no_process: bool, no_send: bool, metrics_listen: str | N
             parse_listen(metrics_listen)
         except ValueError as error:
             fail(f"--metrics {metrics_listen}: {error}")
-    run(
-        ctx.desk(migrate=ctx.settings.store.auto_migrate),
-        process=not no_process,
-        send=not no_send,
-        log_format=ctx.log_format,
-        metrics_listen=metrics_listen,
-    )
+    try:
+        run(
+            ctx.desk(migrate=ctx.settings.store.auto_migrate),
+            process=not no_process,
+            send=not no_send,
+            log_format=ctx.log_format,
+            metrics_listen=metrics_listen,
+        )
+    except ListenError as error:
+        fail(str(error))
 
 
 @main.command()
@@ -229,7 +235,8 @@ def tickets_show(ctx: Context, number: int, as_json: bool) -> None:
     click.echo(f"  status {detail['status']}, customer {detail['customer']}, opened {detail['created_at']}")
     for message in detail["messages"]:
         arrow = "<-" if message["direction"] == "in" else "->"
-        click.echo(f"\n{arrow} {message['kind']} from {message['from']} at {message['created_at']}")
+        repeat = " (duplicate, merged by dedupe)" if message.get("duplicate") else ""
+        click.echo(f"\n{arrow} {message['kind']}{repeat} from {message['from']} at {message['created_at']}")
         click.echo(f"   Subject: {message['subject']}")
         for attachment in message["attachments"]:
             click.echo(
@@ -283,6 +290,10 @@ for command in triage_commands.contacts_group.commands.values():
 main.add_command(triage_commands.stats)
 tickets.add_command(triage_commands.tickets_escalate)
 tickets.add_command(triage_commands.tickets_mark_feature)
+main.add_command(dedupe_commands.dedupe_group)
+main.add_command(dedupe_commands.clusters_group)
+tickets.add_command(dedupe_commands.tickets_unmerge)
 main.add_command(imap_commands.imap_group)
 main.add_command(ops_commands.inbound_group)
 main.add_command(ops_commands.outbox_group)
+main.add_command(template_commands.templates_group)

@@ -49,20 +49,15 @@ def escalate(
     ticket = session.get(Ticket, ticket_id)
     if ticket is None:
         raise EscalationError(f"no ticket {ticket_id}")
-    if ticket.status == "closed":
-        raise EscalationError(f"ticket {ticket_id} is closed")
+    refused = why_not_escalate(ticket, settings)
+    if refused:
+        raise EscalationError(refused)
     triage = settings.triage
     before = f"level {ticket.level} in {ticket.queue}"
     if ticket.level < triage.levels:
         ticket.level += 1
-    elif triage.management_queue and ticket.queue != triage.management_queue:
-        ticket.queue = triage.management_queue
     else:
-        where = (
-            "management" if ticket.queue == triage.management_queue else f"the top level ({triage.levels})"
-        )
-        hint = "" if triage.management_queue else "; set [triage] management_queue to escalate further"
-        raise EscalationError(f"ticket {ticket_id} is already at {where}{hint}")
+        ticket.queue = triage.management_queue
     ticket.updated_at = now
     agents = agents_for(settings, ticket.queue, ticket.level)
     for agent in agents:
@@ -72,6 +67,20 @@ def escalate(
     detail = f"{before} → {after}; notified {told}" + (f"; reason: {reason}" if reason else "")
     session.add(TriageEvent(ticket_id=ticket.id, created_at=now, step="escalate", name=by, detail=detail))
     return Escalated(ticket.id, ticket.queue, ticket.level, tuple(a.email for a in agents))
+
+
+def why_not_escalate(ticket: Ticket, settings: Settings) -> str:
+    """Why TICKET cannot go up a level (or to management past the top); "" when it can."""
+    if ticket.status == "closed":
+        return f"ticket {ticket.id} is closed"
+    triage = settings.triage
+    if ticket.level < triage.levels:
+        return ""
+    if triage.management_queue and ticket.queue != triage.management_queue:
+        return ""
+    where = "management" if ticket.queue == triage.management_queue else f"the top level ({triage.levels})"
+    hint = "" if triage.management_queue else "; set [triage] management_queue to escalate further"
+    return f"ticket {ticket.id} is already at {where}{hint}"
 
 
 def agents_for(settings: Settings, queue: str, level: int) -> list[AgentSettings]:

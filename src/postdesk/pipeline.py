@@ -1,8 +1,9 @@
 """The pipeline: the ordered stages every received message runs through.
 
     parse → classify                                          (before the transaction)
-    → voicemail → skip repeated delivery → thread → triage
-    → store → voicemail-file → learn-phones → feature requests → respond
+    → voicemail → skip repeated delivery → agent mail → thread → follow merges → bounce → dedupe
+    → triage → store → dedupe-file → voicemail-file → learn-phones → feature requests → respond
+    → notify agents
 
 `PREPARE` stages read only the message and the settings; they run before
 the message's transaction opens, so the database's write lock (SQLite has
@@ -29,11 +30,17 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
+from postdesk.agents.inbound import agent_mail
+from postdesk.agents.merge import follow_merges
+from postdesk.agents.notify import notify_agents
 from postdesk.config.model import Settings
+from postdesk.dedupe import stage as dedupe
+from postdesk.dedupe.index import CandidateIndex
 from postdesk.features import collect_feature_request
 from postdesk.ingest import stages as ingest
 from postdesk.ops.metrics import Metrics, NoMetrics
 from postdesk.replies.acknowledge import acknowledge
+from postdesk.replies.bounce import attach_bounce
 from postdesk.response_times import TypicalWaits
 from postdesk.stage import InboundMessage, PureStage, Stage, StageEnv, Work
 from postdesk.store.models import Inbound
@@ -54,13 +61,19 @@ PREPARE: Sequence[tuple[str, PureStage]] = (
 STAGES: Sequence[tuple[str, Stage]] = (
     ("voicemail", voicemail.recognise_voicemail),
     ("skip-repeated-delivery", ingest.skip_repeated_delivery),
+    ("agent-mail", agent_mail),
     ("thread", thread),
+    ("follow-merges", follow_merges),
+    ("bounce", attach_bounce),
+    ("dedupe", dedupe.dedupe),
     ("triage", triage),
     ("store", record),
+    ("dedupe-file", dedupe.file_dedupe),
     ("voicemail-file", voicemail.file_voicemail),
     ("learn-phones", voicemail.learn_phones),
     ("feature-requests", collect_feature_request),
     ("respond", acknowledge),
+    ("notify-agents", notify_agents),
 )
 
 
@@ -112,6 +125,8 @@ class Processor:
     typical_waits: TypicalWaits = field(default_factory=TypicalWaits)
     claim_batch: int = CLAIM_BATCH
     metrics: Metrics = field(default_factory=NoMetrics)
+    # The dedupe stage's candidate index, kept across messages (None: read per message).
+    dedupe_index: CandidateIndex | None = None
 
     def process_next(self) -> Work | None:
         """Claim one pending message and process it; None when there is none."""
@@ -162,6 +177,7 @@ class Processor:
             self.templates,
             self.typical_waits,
             metrics=self.metrics,
+            dedupe_index=self.dedupe_index,
         )
         for attempt in (1, 2):
             try:

@@ -56,6 +56,10 @@ RESTART_DELAY_SECONDS = 2.0
 SHUTDOWN_GRACE_SECONDS = 10.0
 
 
+class ListenError(Exception):
+    """A listening address could not be bound (in use, not local, no permission)."""
+
+
 def serve(
     desk: Desk,
     *,
@@ -127,9 +131,14 @@ async def _serve(desk: Desk, process: bool, send: bool, log_format: str, metrics
         if listener.enabled:
             handler = SpoolHandler(writer, name, lmtp=name == "lmtp", metrics=metrics)
             handlers.append(handler)
-            server = await start_listener(
-                handler, listener.host, listener.port, listener.max_message_bytes, lmtp=name == "lmtp"
-            )
+            try:
+                server = await start_listener(
+                    handler, listener.host, listener.port, listener.max_message_bytes, lmtp=name == "lmtp"
+                )
+            except OSError as error:
+                raise ListenError(
+                    f"cannot listen for {name.upper()} on {listener.host}:{listener.port}: {error}"
+                ) from None
             servers.append(server)
             for sock in server.sockets:
                 host, port = sock.getsockname()[:2]
@@ -210,7 +219,10 @@ def _start_exporter(desk: Desk, listen: str) -> _Exporter:
 
     recorder = prometheus_metrics(desk.store)
     host, port = parse_listen(listen)
-    server = start_metrics_server(host, port, recorder.registry, health_probe(desk.settings.store.url))
+    try:
+        server = start_metrics_server(host, port, recorder.registry, health_probe(desk.settings.store.url))
+    except OSError as error:
+        raise ListenError(f"cannot listen for metrics on {listen}: {error}") from None
     events: Queue[Any] = SPAWN.Queue()
     forwarder = threading.Thread(target=forward, args=(events, recorder), name="metrics-forward", daemon=True)
     forwarder.start()
@@ -280,7 +292,7 @@ def _steps(
     role: str, desk: Desk, wakes_next: Event | None, stopping: Event, metrics: Metrics
 ) -> Callable[[], int]:
     if role == "sender":
-        sender = desk.sender()
+        sender = desk.sender(metrics)
         return lambda: sender.send_due()[0]
     processor = desk.processor(metrics)
     transcriber = transcriber_for(desk.store, desk.settings.voicemail, stopping)

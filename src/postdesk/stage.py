@@ -15,6 +15,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from postdesk.config.model import Settings
+from postdesk.dedupe.index import CandidateIndex
+from postdesk.dedupe.rules import Pending
 from postdesk.mail import Address, Mail
 from postdesk.ops.metrics import Metrics, NoMetrics
 from postdesk.response_times import TypicalWaits
@@ -81,6 +83,8 @@ class Work:
     voicemail: Call | None = None
     # Set by the triage stage for a mail that opens a new ticket.
     triage: Triaged | None = None
+    # Set by the dedupe stage for a mail that did not thread: its normalised text and the decision.
+    dedupe: Pending | None = None
 
     def note(self, text: str) -> tuple[str, ...]:
         return (*self.notes, text)
@@ -97,6 +101,8 @@ class StageEnv:
     templates: MailTemplates
     # Per-worker memo of the acknowledgement's typical wait (None: always computed).
     typical_waits: TypicalWaits | None = None
+    # Per-worker candidate index of the dedupe stage (None: built for this message from the store).
+    dedupe_index: CandidateIndex | None = None
     # Where a stage reports decisions worth counting (postdesk.ops.metrics).
     metrics: Metrics = field(default_factory=NoMetrics)
 

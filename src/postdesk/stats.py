@@ -28,10 +28,9 @@ from sqlalchemy.orm import Session
 
 from postdesk.config.model import PRIORITIES
 from postdesk.store.models import Message, Ticket
+from postdesk.store.queries import DUPLICATE
 from postdesk.store.responses import OPEN_STATUSES, first_response_at, overdue
 
-# How a merged duplicate is marked: the dedupe stage threads it with this `threaded_by`.
-MERGED_THREADED_BY = ("dedupe",)
 VOICEMAIL_KIND = "voicemail"
 
 
@@ -70,7 +69,7 @@ def collect(
     figures["queue"] = queue
     figures["backlog"] = backlog(session, until, queue)
     figures["duplicates_merged"] = _count_inbound(
-        session, since, until, queue, Message.threaded_by.in_(MERGED_THREADED_BY)
+        session, since, until, queue, Message.threaded_by == DUPLICATE
     )
     figures["voicemails"] = _count_inbound(session, since, until, queue, Message.kind == VOICEMAIL_KIND)
     return figures

@@ -82,7 +82,9 @@ def _describe(error: ValidationError, source: str, overrides: Mapping[tuple[str,
             message = "unknown key (check the spelling against the README's configuration reference)"
             lines.append(f"{origin}: {where}: {message}")
         else:
-            lines.append(f"{origin}: {where}: {message} (got {_redacted(problem.get('input'))!r})")
+            got = repr(_redacted(problem.get("input")))
+            # A whole table as the input says nothing the message does not (e.g. a list of rules).
+            lines.append(f"{origin}: {where}: {message}" + (f" (got {got})" if len(got) <= 80 else ""))
     return "\n".join(lines)
 
 

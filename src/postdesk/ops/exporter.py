@@ -15,6 +15,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -25,6 +26,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.pool import NullPool
 
 from postdesk.store.models import Inbound, Outbox
@@ -72,6 +74,12 @@ class PrometheusMetrics:
             ["rule", "action"],
             registry=registry,
         )
+        self._deliveries = Counter(
+            "postdesk_outbox_deliveries",
+            "Attempts to deliver an outbox mail, by outcome (sent, deferred, failed).",
+            ["outcome"],
+            registry=registry,
+        )
 
     def received(self, listener: str, outcome: str) -> None:
         self._received.labels(listener, outcome).inc()
@@ -88,6 +96,9 @@ class PrometheusMetrics:
     def dedupe_decision(self, rule: str, action: str) -> None:
         self._dedupe.labels(rule, action).inc()
 
+    def delivery(self, outcome: str) -> None:
+        self._deliveries.labels(outcome).inc()
+
 
 @dataclass(frozen=True)
 class QueueDepths(Collector):
@@ -103,10 +114,17 @@ class QueueDepths(Collector):
         outbox = GaugeMetricFamily(
             "postdesk_outbox_mails", "Outbox rows not sent, by status.", labels=["status"]
         )
+        oldest = GaugeMetricFamily(
+            "postdesk_inbound_oldest_pending_seconds",
+            "Age of the oldest message waiting for the pipeline (0 when none waits).",
+        )
         try:
             with self.store.read() as session:
                 spool = dict(_counts(session, Inbound.status, ("pending", "failed")))
                 mails = dict(_counts(session, Outbox.status, ("pending", "sending", "failed")))
+                first = session.execute(
+                    select(func.min(Inbound.received_at)).where(Inbound.status == "pending")
+                ).scalar_one()
         except Exception as error:  # the scrape still answers, saying the store is down
             log.warning("queue depths not read: %s", error)
             up.add_metric([], 0)
@@ -117,10 +135,22 @@ class QueueDepths(Collector):
             inbound.add_metric([status], spool.get(status, 0))
         for status in ("pending", "sending", "failed"):
             outbox.add_metric([status], mails.get(status, 0))
-        yield from (up, inbound, outbox)
+        oldest.add_metric([], _age_seconds(first))
+        yield from (up, inbound, outbox, oldest)
 
 
-def _counts(session: Any, column: Any, statuses: Iterable[str]) -> list[tuple[str, int]]:
+def _age_seconds(since: datetime | str | None) -> float:
+    if since is None:
+        return 0.0
+    # min() over a column comes back untyped on SQLite: a naive UTC string there.
+    when = datetime.fromisoformat(since) if isinstance(since, str) else since
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return max(0.0, (datetime.now(UTC) - when).total_seconds())
+
+
+def _counts(
+    session: Session, column: InstrumentedAttribute[str], statuses: Iterable[str]
+) -> list[tuple[str, int]]:
     # Filtering on the status keeps the count on the (status, …) index, away from the done rows.
     rows = session.execute(
         select(column, func.count()).where(column.in_(tuple(statuses))).group_by(column)

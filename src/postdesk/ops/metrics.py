@@ -9,11 +9,11 @@ a `QueueMetrics` that sends each event over a multiprocessing queue, and
 (`postdesk.ops.exporter.PrometheusMetrics`). That keeps counters correct
 across child restarts without prometheus-client's multiprocess files.
 
-For a stage that makes a decision worth counting, e.g. dedupe::
+A stage reports a decision worth counting through its env, as dedupe does::
 
-    env.metrics.dedupe_decision(rule="same-message-id", action="merged")
+    env.metrics.dedupe_decision(decision.rule or "none", decision.action)
 
-becomes ``postdesk_dedupe_decisions_total{rule="same-message-id",action="merged"}``.
+which becomes ``postdesk_dedupe_decisions_total{rule="same-sender-repeat",action="merge"}``.
 Label values must come from a small fixed set (rule names, not addresses).
 """
 
@@ -43,9 +43,14 @@ class Metrics(Protocol):
     def dedupe_decision(self, rule: str, action: str) -> None:
         """The dedupe stage applied RULE and took ACTION."""
 
+    def delivery(self, outcome: str) -> None:
+        """The sender tried an outbox mail: OUTCOME sent, deferred or failed."""
+
 
 # The events a child may send: the Metrics methods, nothing else.
-EVENTS = frozenset({"received", "stage_seconds", "processed", "ack_suppressed", "dedupe_decision"})
+EVENTS = frozenset(
+    {"received", "stage_seconds", "processed", "ack_suppressed", "dedupe_decision", "delivery"}
+)
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,9 @@ class NoMetrics:
         pass
 
     def dedupe_decision(self, rule: str, action: str) -> None:
+        pass
+
+    def delivery(self, outcome: str) -> None:
         pass
 
 
@@ -92,11 +100,20 @@ class QueueMetrics:
     def dedupe_decision(self, rule: str, action: str) -> None:
         self._send("dedupe_decision", rule, action)
 
+    def delivery(self, outcome: str) -> None:
+        self._send("delivery", outcome)
+
 
 def forward(queue: Queue[Any], target: Metrics) -> None:
     """Apply the events children put on QUEUE to TARGET until a None arrives."""
     while True:
-        item = queue.get()
+        try:
+            item = queue.get()
+        except (EOFError, OSError):  # the queue itself is gone: the desk is stopping
+            return
+        except Exception:  # a report cut short by a child killed mid-write
+            log.exception("a metrics report could not be read")
+            continue
         if item is None:
             return
         event, args = item

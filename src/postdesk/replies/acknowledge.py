@@ -13,6 +13,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from postdesk.agents.directory import agent_by_address
 from postdesk.mail import Mail
 from postdesk.replies.compose import Outgoing, new_message_id
 from postdesk.replies.loopguard import auto_reply_allowed
@@ -31,6 +32,8 @@ def acknowledge(work: Work, env: StageEnv) -> Work:
     assert mail is not None and work.ticket_id is not None
     if not (work.new_ticket and work.kind == "customer" and env.settings.replies.acknowledge):
         return work
+    if agent_by_address(env.settings, mail.sender_email) is not None:
+        return replace(work, notes=work.note("no acknowledgement: the sender is an agent"))
     verdict = auto_reply_allowed(mail, work.inbound.envelope_from, env.settings.own_addresses)
     if not verdict.allowed:
         env.metrics.ack_suppressed(verdict.check)

@@ -11,6 +11,8 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 
+from postdesk.mail import Attachment
+
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
@@ -29,6 +31,8 @@ class Outgoing:
     reply_to: str | None = None
     auto_submitted: str | None = None
     language: str | None = None
+    # Files that go along (an agent's reply passes on the agent's attachments).
+    attachments: tuple[Attachment, ...] = ()
 
 
 def new_message_id(kind: str, domain: str) -> str:
@@ -67,4 +71,21 @@ def render(mail: Outgoing) -> bytes:
     if mail.language:
         message["Content-Language"] = mail.language
     message.set_content(mail.body, charset="utf-8")
+    for attachment in mail.attachments:
+        _attach(message, attachment)
     return message.as_bytes()
+
+
+def _attach(message: EmailMessage, attachment: Attachment) -> None:
+    maintype, _, subtype = attachment.content_type.partition("/")
+    if maintype in ("message", "multipart", "") or not subtype:
+        # The email library wants a parsed message for these; as a file, the bytes go along intact.
+        maintype, subtype = "application", "octet-stream"
+    message.add_attachment(
+        attachment.data,
+        maintype=maintype,
+        subtype=subtype,
+        filename=" ".join(attachment.filename.split()) or None,
+        disposition="inline" if attachment.inline else "attachment",
+        cid=f"<{attachment.content_id}>" if attachment.content_id else None,
+    )

@@ -15,7 +15,7 @@ import logging
 import os
 import smtplib
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import or_, select
 
 from postdesk.config.model import OutboundSettings
+from postdesk.ops.metrics import Metrics, NoMetrics
 from postdesk.store.models import Outbox
 from postdesk.store.session import Store
 
@@ -130,6 +131,7 @@ class Sender:
     store: Store
     transport: Transport
     settings: OutboundSettings
+    metrics: Metrics = field(default_factory=NoMetrics)
 
     def claim_due(self, now: datetime, limit: int = 50) -> list[Envelope]:
         with self.store.transaction() as session:
@@ -165,6 +167,7 @@ class Sender:
                 troubled += 1
             else:
                 self._record_sent(mail)
+                self.metrics.delivery("sent")
                 sent += 1
         return sent, troubled
 
@@ -183,6 +186,7 @@ class Sender:
             row.last_error = str(error)[:4000]
             row.lease_until = None
             final = isinstance(error, PermanentFailure) or row.attempts >= self.settings.max_attempts
+            self.metrics.delivery("failed" if final else "deferred")
             if final:
                 row.status = "failed"
                 log.error("outbox %d failed for good after %d attempt(s): %s", row.id, row.attempts, error)

@@ -15,12 +15,19 @@ def enqueue(
     session: Session,
     mail: Outgoing,
     *,
-    ticket_id: int,
+    ticket_id: int | None,
     kind: str,
     envelope_from: str,
     now: datetime,
-) -> Message:
-    """Record MAIL on the ticket and queue it for delivery; returns the message row."""
+) -> Message | None:
+    """Record MAIL on the ticket and queue it for delivery; returns the message row.
+
+    Without a ticket (a mail that concerns none, such as the how-to-reply
+    note to an agent) only the outbox row is written, and None returned.
+    """
+    if ticket_id is None:
+        session.add(_outbox_row(mail, None, None, kind, envelope_from, now))
+        return None
     message = Message(
         ticket_id=ticket_id,
         direction="out",
@@ -41,19 +48,28 @@ def enqueue(
     )
     session.add(message)
     session.flush()
-    session.add(
-        Outbox(
-            ticket_id=ticket_id,
-            message_row_id=message.id,
-            kind=kind,
-            message_id=mail.message_id,
-            envelope_from=envelope_from,
-            recipients=[mail.to_address],
-            raw=render(mail),
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-    )
+    session.add(_outbox_row(mail, ticket_id, message.id, kind, envelope_from, now))
     return message
+
+
+def _outbox_row(
+    mail: Outgoing,
+    ticket_id: int | None,
+    message_row_id: int | None,
+    kind: str,
+    envelope_from: str,
+    now: datetime,
+) -> Outbox:
+    return Outbox(
+        ticket_id=ticket_id,
+        message_row_id=message_row_id,
+        kind=kind,
+        message_id=mail.message_id,
+        envelope_from=envelope_from,
+        recipients=[mail.to_address],
+        raw=render(mail),
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )

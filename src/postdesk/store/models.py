@@ -341,6 +341,84 @@ class FeatureAsk(Base):
     status_then: Mapped[str] = mapped_column(String(16), default="new")
 
 
+class DedupeEntry(Base):
+    """A received mail as the dedupe rules compare it (normalised once, at arrival).
+
+    The candidate index is rebuilt from these rows on start, so nothing is normalised twice.
+    """
+
+    __tablename__ = "dedupe_entries"
+    __table_args__ = (
+        Index("ix_dedupe_entries_sender_created", "sender", "created_at"),
+        Index("ix_dedupe_entries_created", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    message_row_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
+    # The ticket the message is on now (an unmerge moves it).
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    sender: Mapped[str] = mapped_column(String(320))  # lower-cased
+    subject: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    quoted: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+
+
+class DedupeDecision(Base):
+    """What the dedupe stage decided for one received mail, with every candidate's score: `dedupe explain`."""
+
+    __tablename__ = "dedupe_decisions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    message_row_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)  # where it was filed
+    action: Mapped[str] = mapped_column(String(16))  # new | merge | cluster | flag
+    rule: Mapped[str] = mapped_column(String(100), default="")  # the deciding rule; "" for new
+    target_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    score: Mapped[float | None] = mapped_column(Float)
+    # [{"ticket_id", "rule", "score", "verdict"}], best first.
+    candidates: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+
+
+class DedupeCluster(Base):
+    """Tickets of different customers that describe the same thing (an incident)."""
+
+    __tablename__ = "dedupe_clusters"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(Text, default="")
+    rule: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class DedupeClusterMember(Base):
+    __tablename__ = "dedupe_cluster_members"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("dedupe_clusters.id"), index=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), unique=True)
+    score: Mapped[float | None] = mapped_column(Float)
+    added_at: Mapped[datetime]
+
+
+class DedupeLabel(Base):
+    """An agent's correction (unmerge, removal from a cluster): a known wrong decision for `replay`."""
+
+    __tablename__ = "dedupe_labels"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # unmerge | cluster_remove
+    message_row_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    # The ticket it was wrongly put with (the merge target, or a ticket of the cluster).
+    other_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    cluster_id: Mapped[int | None] = mapped_column(BigId)
+    created_at: Mapped[datetime]
+
+
 class ImapMailboxState(Base):
     """How far `serve` has read one [[ingest.imap]] mailbox (docs/imap.md).
 
@@ -359,3 +437,15 @@ class ImapMailboxState(Base):
     imported: Mapped[int] = mapped_column(BigInteger, default=0)
     refused: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime]
+
+
+class TicketMerge(Base):
+    """A ticket an agent merged into another (``#merge``): mail for it goes to the other one."""
+
+    __tablename__ = "ticket_merges"
+
+    source_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), primary_key=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    merged_at: Mapped[datetime]
+    # The agent's address (or "cli").
+    merged_by: Mapped[str] = mapped_column(String(320), default="")

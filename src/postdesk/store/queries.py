@@ -16,6 +16,8 @@ from postdesk.store.models import Contact, Message, Ticket, Voicemail
 from postdesk.store.responses import overdue
 
 STATUSES = ("open", "pending", "closed")
+# `threaded_by` of a mail the dedupe stage merged into the sender's open ticket.
+DUPLICATE = "duplicate"
 SORTS = ("urgency", "newest")
 # Most urgent first: the higher priority, then the earlier due time (none
 # last), then whoever has waited longest.
@@ -98,6 +100,8 @@ def ticket_detail(session: Session, ticket_id: int) -> dict[str, Any] | None:
     )
     late = session.execute(select(overdue(datetime.now(UTC))).where(Ticket.id == ticket_id)).scalar_one()
     detail = _ticket_dict(ticket, ticket.contact.email, len(messages), late)
+    # Repeats of the request that dedupe added to this ticket instead of opening new ones.
+    detail["merged_count"] = sum(1 for m in messages if m.threaded_by == DUPLICATE)
     detail["participants"] = [{"email": p.email, "role": p.role} for p in ticket.participants]
     voicemails = session.execute(
         select(Voicemail).where(Voicemail.message_row_id.in_([m.id for m in messages]))
@@ -120,6 +124,7 @@ def message_dict(message: Message, voicemail: Voicemail | None = None) -> dict[s
         "text": message.text,
         "created_at": message.created_at.isoformat(),
         "threaded_by": message.threaded_by,
+        "duplicate": message.threaded_by == DUPLICATE,
         "defects": list(message.defects),
         "attachments": [
             {"filename": a.filename, "content_type": a.content_type, "size": a.size}

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from postdesk.mail import Address, Mail
 from postdesk.mail import Attachment as MailAttachment
 from postdesk.stage import StageEnv, Work
-from postdesk.store.portable import insert_ignoring_conflict
 from postdesk.store.models import Attachment, Blob, Contact, Message, Participant, Ticket, TriageEvent
+from postdesk.store.portable import insert_ignoring_conflict
 
 # Kinds of mail that are a person writing: they reopen a closed ticket.
 HUMAN_KINDS = frozenset({"customer"})

@@ -15,7 +15,19 @@ from postdesk.store.models import Message, Ticket
 # Outgoing kinds the desk sends without a person (to the customer or to
 # agents): never a first response. A feature that sends automatic mail on a
 # ticket adds its kind here.
-AUTOMATIC_KINDS = frozenset({"acknowledgement", "duplicate_notice", "merge_notice", "escalation_notice"})
+AUTOMATIC_KINDS = frozenset(
+    {
+        "acknowledgement",
+        "duplicate_notice",
+        "merge_notice",
+        "escalation_notice",
+        # agent mail (postdesk.agents.mailing)
+        "agent_notification",
+        "agent_command_error",
+        "agent_howto",
+        "bounce_notice",
+    }
+)
 OPEN_STATUSES = ("open", "pending")
 
 

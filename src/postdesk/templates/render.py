@@ -30,6 +30,7 @@ class TemplateMissing(Exception):
 
 class MailTemplates:
     def __init__(self, override_dir: Path | None = None) -> None:
+        self.override_dir = override_dir
         loaders: list[Any] = []
         if override_dir is not None:
             loaders.append(FileSystemLoader(str(override_dir)))
@@ -63,6 +64,19 @@ class MailTemplates:
             if path.split("/", 1)[0] in LANGUAGES
         }
         return sorted(found)
+
+    def languages_of(self, name: str) -> list[str]:
+        """The languages NAME exists in."""
+        listed = set(self._env.list_templates(extensions=["txt"]))
+        return [language for language in LANGUAGES if f"{language}/{name}.txt" in listed]
+
+    def source(self, name: str, language: str) -> str:
+        """Where NAME in LANGUAGE comes from: the override file's path, or 'built-in'."""
+        if self.override_dir is not None:
+            path = self.override_dir / language / f"{name}.txt"
+            if path.is_file():
+                return str(path)
+        return "built-in"
 
 
 def quote_text(text: str, limit: int = 600) -> str:

@@ -1,0 +1,228 @@
+"""Commands at the top of an agent's reply: ``#close``, ``#priority high``, ….
+
+Reading (`read_commands`) is pure; checking against the store
+(`check_in_store`) and running (`run_commands`) take the session. The
+caller runs nothing unless every line was understood: one bad line and the
+agent gets a reply naming it, and the ticket stays as it was.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from postdesk.agents.directory import find_agents, known_queues
+from postdesk.agents.merge import merge_into
+from postdesk.config.model import PRIORITIES, AgentSettings, Settings
+from postdesk.escalation import escalate, why_not_escalate
+from postdesk.store.models import Ticket, TriageEvent
+from postdesk.templates.render import MailTemplates
+
+# name -> what its argument is, for the error reply ("" = takes none).
+COMMANDS: dict[str, str] = {
+    "note": "",
+    "close": "",
+    "open": "",
+    "pending": "",
+    "assign": "an agent's address or name",
+    "priority": "low, normal, high or urgent",
+    "queue": "a queue name",
+    "level": "a support level",
+    "merge": "a ticket number",
+    "escalate": "",
+}
+# Commands whose argument may be left out: #escalate takes an optional reason.
+OPTIONAL_ARGUMENT = frozenset({"escalate"})
+# Commands that change the same thing: two of one group in a mail contradict each other.
+_GROUPS = {"close": "status", "open": "status", "pending": "status", "escalate": "level"}
+_LINE = re.compile(r"^#(?P<name>\S*)\s*(?P<value>.*)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    value: str
+    line: int  # 1-based line of the agent's text
+    text: str  # the line as written
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    line: int
+    text: str
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReadCommands:
+    commands: tuple[Command, ...]
+    problems: tuple[Problem, ...]
+    text: str  # what follows the command lines: the reply itself
+
+    @property
+    def is_note(self) -> bool:
+        return any(command.name == "note" for command in self.commands)
+
+
+def read_commands(text: str, settings: Settings) -> ReadCommands:
+    """The command lines at the top of TEXT (blank lines between them allowed), checked against SETTINGS."""
+    lines = text.splitlines()
+    commands: list[Command] = []
+    problems: list[Problem] = []
+    index = 0
+    while index < len(lines):
+        stripped = lines[index].strip()
+        if stripped and not stripped.startswith("#"):
+            break
+        if stripped:
+            command, problem = _read_line(stripped, index + 1, settings)
+            commands.extend([command] if command else [])
+            problems.extend([problem] if problem else [])
+        index += 1
+    problems.extend(_conflicts(commands))
+    rest = "\n".join(lines[index:]).strip()
+    return ReadCommands(tuple(commands), tuple(problems), rest)
+
+
+def _read_line(line: str, number: int, settings: Settings) -> tuple[Command | None, Problem | None]:
+    match = _LINE.match(line)
+    assert match is not None  # every stripped line starting with '#' matches
+    name, value = match["name"].lower(), " ".join(match["value"].split())
+    if name not in COMMANDS:
+        known = ", ".join(f"#{known}" for known in COMMANDS)
+        return None, Problem(number, line, f"unknown command #{name or '?'}; known: {known}")
+    wants = COMMANDS[name]
+    if not wants and value and name not in OPTIONAL_ARGUMENT:
+        return None, Problem(number, line, f"#{name} takes no argument")
+    if wants and not value:
+        return None, Problem(number, line, f"#{name} needs {wants}")
+    why = _check_value(name, value, settings)
+    if why:
+        return None, Problem(number, line, why)
+    return Command(name, value, number, line), None
+
+
+def _check_value(name: str, value: str, settings: Settings) -> str:
+    if name == "priority" and value.lower() not in PRIORITIES:
+        return f"#priority needs {COMMANDS['priority']}, not {value!r}"
+    if name == "level" and not (value.isdigit() and 1 <= int(value) <= settings.triage.levels):
+        return f"#level needs a number from 1 to {settings.triage.levels}, not {value!r}"
+    if name == "queue" and value not in known_queues(settings):
+        return f"no queue {value!r} (queues: {', '.join(known_queues(settings))})"
+    if name == "merge" and not value.isdigit():
+        return f"#merge needs a ticket number such as 10001, not {value!r}"
+    if name == "assign":
+        found = find_agents(settings, value)
+        if not found:
+            return f"no agent {value!r} (give an agent's address or name as in the config)"
+        if len(found) > 1:
+            return f"{value!r} names {len(found)} agents; give the address"
+    return ""
+
+
+def _conflicts(commands: list[Command]) -> list[Problem]:
+    problems = []
+    seen: dict[str, Command] = {}
+    for command in commands:
+        group = _GROUPS.get(command.name, command.name)
+        earlier = seen.get(group)
+        if earlier is not None:
+            problems.append(
+                Problem(
+                    command.line, command.text, f"contradicts or repeats line {earlier.line} ({earlier.text})"
+                )
+            )
+        else:
+            seen[group] = command
+    return problems
+
+
+def check_in_store(
+    session: Session, settings: Settings, ticket: Ticket, commands: tuple[Command, ...]
+) -> list[Problem]:
+    """What the store says against the commands: a #merge target that is missing, closed or
+    this ticket; an #escalate past the top."""
+    problems = []
+    for command in commands:
+        if command.name == "escalate" and (refused := why_not_escalate(ticket, settings)):
+            problems.append(Problem(command.line, command.text, refused))
+        if command.name != "merge":
+            continue
+        target = session.get(Ticket, int(command.value))
+        if int(command.value) == ticket.id:
+            problems.append(Problem(command.line, command.text, "a ticket cannot be merged into itself"))
+        elif target is None:
+            problems.append(Problem(command.line, command.text, f"no ticket {command.value}"))
+        elif target.status == "closed":
+            problems.append(Problem(command.line, command.text, f"ticket {command.value} is closed"))
+    return problems
+
+
+def run_commands(
+    session: Session,
+    settings: Settings,
+    templates: MailTemplates,
+    ticket: Ticket,
+    commands: tuple[Command, ...],
+    agent: AgentSettings,
+    now: datetime,
+) -> list[str]:
+    """Carry out checked COMMANDS on TICKET; returns what was done, one phrase each.
+
+    Each is recorded as a triage event (step "agent"), so `postdesk triage
+    explain` shows who changed what. #merge runs last: it closes TICKET.
+    """
+    done = []
+    for command in sorted(commands, key=lambda c: c.name == "merge"):
+        if command.name == "escalate":
+            # escalate() records its own triage event and notifies the next level.
+            up = escalate(session, settings, templates, ticket.id, now, reason=command.value, by=agent.email)
+            done.append(f"escalated to level {up.level} in {up.queue}")
+            continue
+        detail = _run_one(session, settings, ticket, command, agent, now)
+        if detail:
+            session.add(
+                TriageEvent(
+                    ticket_id=ticket.id, created_at=now, step="agent", name=agent.email, detail=detail
+                )
+            )
+            done.append(detail)
+    ticket.updated_at = now
+    return done
+
+
+def _run_one(
+    session: Session,
+    settings: Settings,
+    ticket: Ticket,
+    command: Command,
+    agent: AgentSettings,
+    now: datetime,
+) -> str:
+    name, value = command.name, command.value
+    if name == "close":
+        ticket.status, ticket.closed_at = "closed", now
+        return "status → closed"
+    if name in ("open", "pending"):
+        ticket.status, ticket.closed_at = name, None
+        return f"status → {name}"
+    if name == "assign":
+        [agent] = find_agents(settings, value)
+        ticket.assignee = agent.email
+        return f"assigned to {agent.email}"
+    if name == "priority":
+        before, ticket.priority = ticket.priority, value.lower()
+        return f"priority {before} → {ticket.priority}"
+    if name == "queue":
+        before, ticket.queue = ticket.queue, value
+        return f"queue {before} → {value}"
+    if name == "level":
+        before, ticket.level = ticket.level, int(value)
+        return f"level {before} → {ticket.level}"
+    if name == "merge":
+        merge_into(session, ticket, session.get_one(Ticket, int(value)), now, by=agent.email)
+        return f"merged into ticket {value}"
+    return ""  # note: nothing to change on the ticket

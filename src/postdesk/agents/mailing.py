@@ -1,0 +1,70 @@
+"""Mail from the desk to an agent: rendered from a template, queued in the outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from postdesk.config.model import AgentSettings, Settings
+from postdesk.replies.compose import Outgoing, new_message_id
+from postdesk.replies.outbox import enqueue
+from postdesk.templates.render import MailTemplates
+
+# Outgoing kinds of mail to agents. None is an answer to the customer
+# (store/responses.py AUTOMATIC_KINDS lists them).
+NOTIFICATION_KIND = "agent_notification"
+COMMAND_ERROR_KIND = "agent_command_error"
+HOWTO_KIND = "agent_howto"
+BOUNCE_NOTICE_KIND = "bounce_notice"
+# The agent's answer to the customer: a person's reply, the ticket's first response.
+REPLY_KIND = "agent_reply"
+
+
+def ticket_tag(settings: Settings, number: int | str) -> str:
+    return f"{settings.desk.ticket_tag}{number}"
+
+
+def with_tag(subject: str, tag: str) -> str:
+    """SUBJECT with "[TAG]" in it: an ops template that leaves it out still threads."""
+    return subject if f"[{tag}]" in subject else f"[{tag}] {subject}"
+
+
+def mail_agent(
+    session: Session,
+    settings: Settings,
+    templates: MailTemplates,
+    agent: AgentSettings,
+    *,
+    template: str,
+    kind: str,
+    ticket_id: int | None,
+    now: datetime,
+    reply_to: str | None = None,
+    references: tuple[str, ...] = (),
+    **context: Any,
+) -> Outgoing:
+    """Render TEMPLATE for AGENT (in the desk's language) and queue it; returns the mail."""
+    desk = settings.desk
+    rendered = templates.render(
+        template, desk.language, desk_name=desk.name, agent_name=agent.name, **context
+    )
+    mail = Outgoing(
+        from_name=desk.name,
+        from_address=desk.address,
+        to_name=agent.name,
+        to_address=agent.email,
+        subject=rendered.subject,
+        body=rendered.body,
+        message_id=new_message_id("agt", desk.address.rpartition("@")[2]),
+        date=now,
+        references=references,
+        reply_to=reply_to,
+        # Mail a machine wrote: the agent's out-of-office must not answer it.
+        auto_submitted="auto-generated",
+        language=desk.language,
+    )
+    envelope_from = settings.outbound.envelope_from or desk.address
+    enqueue(session, mail, ticket_id=ticket_id, kind=kind, envelope_from=envelope_from, now=now)
+    return mail

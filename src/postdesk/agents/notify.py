@@ -1,0 +1,83 @@
+"""The notify-agents stage: the agents of a ticket's queue hear of each new
+ticket and each customer reply, with their own reply address for the ticket."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from postdesk.agents.directory import agents_to_notify
+from postdesk.agents.mailing import NOTIFICATION_KIND, mail_agent, ticket_tag
+from postdesk.config.model import AgentSettings, Settings
+from postdesk.ingest.reply_text import split_reply
+from postdesk.stage import StageEnv, Work
+from postdesk.store.models import Message, Ticket
+from postdesk.threading.tokens import AGENT, make_token, reply_address
+
+NOTIFIED_KINDS = frozenset({"customer", "voicemail"})
+
+
+def notify_agents(work: Work, env: StageEnv) -> Work:
+    if work.kind not in NOTIFIED_KINDS or work.ticket_id is None or work.message_row_id is None:
+        return work
+    assert work.mail is not None
+    ticket = env.session.get_one(Ticket, work.ticket_id)
+    message = env.session.get_one(Message, work.message_row_id)
+    agents = agents_to_notify(env.settings, ticket, exclude=[work.mail.sender_email])
+    for agent in agents:
+        context = notification_context(env.settings, env.secret, ticket, message, agent, work.new_ticket)
+        mail_agent(
+            env.session,
+            env.settings,
+            env.templates,
+            agent,
+            template="agent_notification",
+            kind=NOTIFICATION_KIND,
+            ticket_id=ticket.id,
+            now=env.now,
+            reply_to=context["reply_address"],
+            references=(message.message_id,),
+            **context,
+        )
+    if not agents:
+        return work
+    return replace(work, notes=work.note(f"agents notified: {', '.join(a.email for a in agents)}"))
+
+
+def agent_reply_address(settings: Settings, secret: bytes, ticket_id: int, agent: AgentSettings) -> str:
+    """AGENT's own reply address for TICKET_ID: valid for that ticket and that agent only."""
+    return reply_address(settings.desk.address, make_token(secret, ticket_id, AGENT, agent.email))
+
+
+def notification_context(
+    settings: Settings, secret: bytes, ticket: Ticket, message: Message, agent: AgentSettings, new: bool
+) -> dict[str, Any]:
+    """What the agent_notification template is given (also used by `postdesk templates render`)."""
+    parts = split_reply(message.text)
+    text = "\n\n".join(part for part in (parts.new_text, parts.signature) if part) or message.text.strip()
+    return {
+        "number": ticket.number,
+        "tag": ticket_tag(settings, ticket.number),
+        "event": "new" if new else "reply",
+        "subject": ticket.subject,
+        "customer": ticket.contact.email,
+        "customer_name": ticket.contact.name,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "queue": ticket.queue,
+        "level": ticket.level,
+        "assignee": ticket.assignee or "",
+        "due": local_due(settings, ticket),
+        "text": text,
+        "attachments": [attachment.filename for attachment in message.attachments],
+        "reply_address": agent_reply_address(settings, secret, ticket.id, agent),
+    }
+
+
+def local_due(settings: Settings, ticket: Ticket) -> str:
+    due: datetime | None = ticket.first_response_due
+    if due is None:
+        return ""
+    zone = settings.queue(ticket.queue).business_hours().timezone
+    return f"{due.astimezone(zone):%Y-%m-%d %H:%M %Z}"

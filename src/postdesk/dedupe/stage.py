@@ -1,0 +1,242 @@
+"""The dedupe stages, on either side of "store".
+
+``dedupe`` (after threading): a customer's mail that did not thread is
+compared with earlier mail under the configured rules. A ``merge`` files it
+on the sender's open ticket (``threaded_by = "duplicate"``): no new ticket,
+so no second acknowledgement. ``cluster`` and ``flag`` leave it a new ticket.
+
+``dedupe-file`` (after store): keeps the mail's normalised text for later
+comparisons, records the decision for `postdesk dedupe explain`, links a
+``cluster`` decision's tickets, and queues the duplicate notice for a merge
+(at most once per ticket per rule window).
+"""
+
+from __future__ import annotations
+
+import gc
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from sqlalchemy import bindparam, func, select
+
+from postdesk.config.model import DedupeRule, Settings
+from postdesk.dedupe.clusters import join_cluster
+from postdesk.dedupe.index import CandidateIndex, Entry, proposed
+from postdesk.dedupe.normalise import NormalMail, normalise_mail
+from postdesk.dedupe.rules import Decision, Pending, decide
+from postdesk.replies.compose import Outgoing, new_message_id
+from postdesk.replies.loopguard import auto_reply_allowed
+from postdesk.replies.outbox import enqueue
+from postdesk.stage import StageEnv, Work
+from postdesk.store.models import DedupeDecision, DedupeEntry, DedupeLabel, Message, Ticket
+from postdesk.store.session import Store
+from postdesk.threading.tokens import make_token, reply_address
+
+NOTICE_KIND = "duplicate_notice"
+# The kinds of mail dedupe compares: what customers write (not machines, agents, or calls).
+COMPARED_KINDS = frozenset({"customer"})
+
+
+def index_window(settings: Settings) -> timedelta:
+    """How far back the index must reach: the longest rule window."""
+    return max((rule.window_delta for rule in settings.dedupe.rules), default=timedelta(hours=1))
+
+
+def new_index(settings: Settings, *, is_sqlite: bool) -> CandidateIndex:
+    # SQLite has one writer, so ids commit in order; PostgreSQL's may not.
+    return CandidateIndex(index_window(settings), overlap=0 if is_sqlite else 200)
+
+
+def build_index(store: Store, settings: Settings, now: datetime) -> CandidateIndex:
+    """A worker's index, read from the store on start."""
+    index = new_index(settings, is_sqlite=store.is_sqlite)
+    with store.read() as session:
+        index.load(session, now)
+    # The index is long-lived and large (100,000s of objects): move it out of the collector's
+    # generations so a full collection does not rescan it in the middle of a decision.
+    gc.freeze()
+    return index
+
+
+def dedupe(work: Work, env: StageEnv) -> Work:
+    mail = work.mail
+    settings = env.settings.dedupe
+    if mail is None or work.ticket_id is not None or work.kind not in COMPARED_KINDS:
+        return work
+    if not (settings.enabled and settings.rules and mail.sender_email):
+        return work
+    normal = normalise_mail(mail.subject, mail.text, env.settings.desk.ticket_tag)
+    sender = (work.customer.key if work.customer else "") or mail.sender_email.lower()
+    index = env.dedupe_index
+    if index is None:  # (not `or`: an empty index is falsy, and must still be the worker's own)
+        index = new_index(env.settings, is_sqlite=env.session.get_bind().dialect.name == "sqlite")
+    index.catch_up(env.session, env.now)
+    decision = decide_for(normal, sender, env, index, settings.rules)
+    env.metrics.dedupe_decision(decision.rule or "none", decision.action)  # docs/operations.md
+    work = replace(work, dedupe=Pending(normal, sender, decision))
+    if decision.action == "new":
+        return work
+    note = (
+        f"dedupe: {decision.action} with ticket {decision.ticket_id} ({decision.rule}, {decision.score:.0f})"
+    )
+    if decision.action == "merge":
+        return replace(work, ticket_id=decision.ticket_id, threaded_by="duplicate", notes=work.note(note))
+    return replace(work, notes=work.note(note))
+
+
+def decide_for(
+    normal: NormalMail, sender: str, env: StageEnv, index: CandidateIndex, rules: tuple[DedupeRule, ...]
+) -> Decision:
+    """The rules' decision; the store is asked only about candidates that would decide.
+
+    The index proposes and scores without the database. Only the mails that
+    reach a threshold are then read back: which ticket they are on now (an
+    unmerge moves a mail), whether it is closed, whether an agent took it out
+    of its cluster. Most mail matches nothing and costs no query.
+    """
+    now = env.now
+    found = {rule.name: proposed(index, rule, normal, sender, now) for rule in rules}
+    first = decide(normal, sender, now, rules, lambda rule: found[rule.name])
+    matching = {c.entry_id for c in first.candidates if c.verdict == "match"}
+    if not matching:
+        return first
+    facts = _facts(env, matching)
+
+    def current(rule: DedupeRule) -> list[Entry]:
+        return [
+            replace(e, ticket_id=facts[e.id][0]) if e.id in facts else e
+            for e in found[rule.name]
+            if e.id in facts or e.id not in matching  # a matching mail the store no longer has is dropped
+        ]
+
+    def allowed(rule: DedupeRule, entry: Entry) -> str:
+        if entry.id not in facts:
+            return ""  # below every threshold anyway: never decides
+        _ticket_id, status, removed = facts[entry.id]
+        if rule.action == "merge" and status == "closed":
+            return "ticket closed"
+        if rule.action == "cluster" and removed:
+            return "an agent took this ticket out of its cluster"
+        return ""
+
+    return decide(normal, sender, now, rules, current, allowed)
+
+
+def _facts(env: StageEnv, entry_ids: set[int]) -> dict[int, tuple[int, str, bool]]:
+    """entry id → (ticket id, ticket status, ticket was taken out of a cluster by an agent), in one query."""
+    # Core, not the ORM session: plain rows, and a fraction of the overhead per call.
+    rows = env.session.connection().execute(_FACTS, {"ids": sorted(entry_ids)}).all()
+    return {entry_id: (ticket_id, status, bool(gone)) for entry_id, ticket_id, status, gone in rows}
+
+
+# Built once: SQLAlchemy then finds its compiled form without re-walking the statement.
+_FACTS = (
+    select(
+        DedupeEntry.id,
+        DedupeEntry.ticket_id,
+        Ticket.status,
+        select(DedupeLabel.id)
+        .where(DedupeLabel.kind == "cluster_remove", DedupeLabel.ticket_id == DedupeEntry.ticket_id)
+        .exists(),
+    )
+    .join(Ticket, Ticket.id == DedupeEntry.ticket_id)
+    .where(DedupeEntry.id.in_(bindparam("ids", expanding=True)))
+)
+
+
+def file_dedupe(work: Work, env: StageEnv) -> Work:
+    """After store: keep the normalised text, record the decision, cluster, queue the notice."""
+    pending = work.dedupe
+    if pending is None or work.message_row_id is None or work.ticket_id is None:
+        return work
+    decision = pending.decision
+    session = env.session
+    session.add(
+        DedupeEntry(
+            message_row_id=work.message_row_id,
+            ticket_id=work.ticket_id,
+            sender=pending.sender,
+            subject=pending.mail.subject,
+            body=pending.mail.body,
+            quoted=pending.mail.quoted,
+            created_at=env.now,
+        )
+    )
+    session.add(
+        DedupeDecision(
+            message_row_id=work.message_row_id,
+            ticket_id=work.ticket_id,
+            action=decision.action,
+            rule=decision.rule,
+            target_ticket_id=decision.ticket_id,
+            score=decision.score,
+            candidates=[c.as_dict() for c in decision.candidates],
+            reason=decision.reason,
+            created_at=env.now,
+        )
+    )
+    if decision.action == "cluster" and decision.ticket_id is not None:
+        alike = [c.ticket_id for c in decision.candidates if c.rule == decision.rule and c.verdict == "match"]
+        cluster_id = join_cluster(session, work.ticket_id, [decision.ticket_id, *alike], decision, env.now)
+        return replace(work, notes=work.note(f"cluster {cluster_id}"))
+    if decision.action == "merge":
+        return _notify_duplicate(work, env, timedelta(hours=decision.window_hours))
+    return work
+
+
+def _notify_duplicate(work: Work, env: StageEnv, window: timedelta) -> Work:
+    mail = work.mail
+    assert mail is not None and work.ticket_id is not None
+    verdict = auto_reply_allowed(mail, work.inbound.envelope_from, env.settings.own_addresses)
+    if not verdict.allowed:
+        return replace(work, notes=work.note(f"no duplicate notice: {verdict.reason}"))
+    sent = env.session.execute(
+        select(func.count())
+        .select_from(Message)
+        .where(
+            Message.ticket_id == work.ticket_id,
+            Message.kind == NOTICE_KIND,
+            Message.created_at >= env.now - window,
+        )
+    ).scalar_one()
+    if sent:
+        return replace(work, notes=work.note("duplicate notice already sent in this window"))
+    ticket = env.session.get_one(Ticket, work.ticket_id)
+    desk = env.settings.desk
+    tag = f"{desk.ticket_tag}{ticket.number}"
+    reply_to = reply_address(desk.address, make_token(env.secret, ticket.id))
+    assert mail.from_ is not None  # the loop guard refuses mail without a sender
+    rendered = env.templates.render(
+        NOTICE_KIND,
+        ticket.language,
+        desk_name=desk.name,
+        number=ticket.number,
+        tag=tag,
+        subject=ticket.subject,
+        customer_name=mail.from_.name,
+        reply_address=reply_to,
+    )
+    subject = rendered.subject if f"[{tag}]" in rendered.subject else f"[{tag}] {rendered.subject}"
+    enqueue(
+        env.session,
+        Outgoing(
+            from_name=desk.name,
+            from_address=desk.address,
+            to_name=mail.from_.name,
+            to_address=mail.from_.email,
+            subject=subject,
+            body=rendered.body,
+            message_id=new_message_id("dup", desk.address.rpartition("@")[2]),
+            date=env.now,
+            in_reply_to=mail.message_id,
+            references=(*mail.references, mail.message_id) if mail.message_id else mail.references,
+            reply_to=reply_to,
+            auto_submitted="auto-replied",
+            language=ticket.language,
+        ),
+        ticket_id=ticket.id,
+        kind=NOTICE_KIND,
+        envelope_from=env.settings.outbound.envelope_from or desk.address,
+        now=env.now,
+    )
+    return replace(work, notes=work.note("duplicate notice queued"))

@@ -1,0 +1,79 @@
+"""Undoing dedupe: a wrongly merged mail becomes its own ticket again.
+
+The split-off ticket is opened as if the mail had just arrived (triage, its
+own acknowledgement), and the correction is kept as a label that `postdesk
+dedupe replay` scores rules against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sqlalchemy import select
+
+from postdesk.ingest.parse import parse_mail
+from postdesk.mail import Address
+from postdesk.replies.acknowledge import acknowledge
+from postdesk.stage import InboundMessage, StageEnv, Work
+from postdesk.store.models import DedupeEntry, DedupeLabel, Inbound, Message
+from postdesk.store.queries import DUPLICATE
+from postdesk.store.record import _open_ticket  # the store stage's own way of opening a ticket
+from postdesk.triage import triage
+
+UNMERGED = "unmerged"
+
+
+class UndoError(Exception):
+    """An undo that cannot be done, in words for the user."""
+
+
+def unmerge(message_row_id: int, env: StageEnv) -> tuple[int, int]:
+    """Move a merged message to a new ticket of its own; returns (old ticket, new ticket)."""
+    session = env.session
+    message = session.get(Message, message_row_id)
+    if message is None:
+        raise UndoError(f"no message {message_row_id}")
+    if message.threaded_by != DUPLICATE:
+        raise UndoError(
+            f"message {message_row_id} was not merged by dedupe (it is on ticket {message.ticket_id} "
+            f"by {message.threaded_by})"
+        )
+    inbound = session.get(Inbound, message.inbound_id) if message.inbound_id is not None else None
+    if inbound is None:
+        raise UndoError(f"message {message_row_id} has no stored original mail to open a ticket from")
+    mail = parse_mail(inbound.raw)
+    work = Work(
+        inbound=InboundMessage(
+            inbound.id,
+            inbound.received_at,
+            inbound.via,
+            inbound.envelope_from,
+            tuple(inbound.recipients),
+            inbound.raw,
+        ),
+        mail=mail,
+        kind=message.kind,
+    )
+    work = triage(work, env)
+    sender = mail.from_ or Address(email=message.from_email)
+    ticket = _open_ticket(session, mail, sender, work, env)
+    old_ticket = message.ticket_id
+    message.ticket_id = ticket.id
+    message.threaded_by = UNMERGED
+    entry = session.execute(
+        select(DedupeEntry).where(DedupeEntry.message_row_id == message_row_id)
+    ).scalar_one_or_none()
+    if entry is not None:
+        entry.ticket_id = ticket.id
+    session.add(
+        DedupeLabel(
+            kind="unmerge",
+            message_row_id=message_row_id,
+            ticket_id=ticket.id,
+            other_ticket_id=old_ticket,
+            created_at=env.now,
+        )
+    )
+    session.flush()
+    acknowledge(replace(work, ticket_id=ticket.id, new_ticket=True, message_row_id=message_row_id), env)
+    return old_ticket, ticket.id

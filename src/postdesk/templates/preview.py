@@ -1,0 +1,89 @@
+"""What `postdesk templates render` fills a template with: an existing
+ticket's real facts, and sample values for what only a live mail has.
+
+The context is a superset of every built-in template's variables; the
+agent notification's comes from the very function the pipeline uses.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from postdesk.agents.notify import local_due, notification_context
+from postdesk.config.model import AgentSettings, Settings
+from postdesk.response_times import expected_response
+from postdesk.store.models import Message, Ticket
+from postdesk.templates.render import quote_text
+from postdesk.threading.tokens import make_token, reply_address
+
+# Mail to agents is written in the desk's language; the rest in the ticket's.
+AGENT_TEMPLATES = frozenset(
+    {"agent_notification", "agent_command_error", "agent_howto", "bounce_notice", "escalation"}
+)
+
+
+def preview_language(name: str, ticket: Ticket, settings: Settings) -> str:
+    return settings.desk.language if name in AGENT_TEMPLATES else ticket.language
+
+
+def preview_context(
+    session: Session, settings: Settings, secret: bytes, ticket: Ticket, language: str, now: datetime
+) -> dict[str, Any]:
+    desk = settings.desk
+    first = (
+        session.execute(
+            select(Message)
+            .where(Message.ticket_id == ticket.id, Message.direction == "in")
+            .order_by(Message.id)
+        )
+        .scalars()
+        .first()
+    )
+    agent = (
+        settings.agents[0]
+        if settings.agents
+        else AgentSettings(email=f"agent@{desk.address.rpartition('@')[2]}", name="Agent")
+    )
+    tag = f"{desk.ticket_tag}{ticket.number}"
+    context: dict[str, Any] = {
+        "desk_name": desk.name,
+        "desk_address": desk.address,
+        "number": ticket.number,
+        "tag": tag,
+        "subject": ticket.subject,
+        "customer": ticket.contact.email,
+        "customer_name": ticket.contact.name,
+        "quoted": quote_text(first.text if first else "", settings.replies.quote_chars),
+        "reply_address": reply_address(desk.address, make_token(secret, ticket.id)),
+        "expected_response": expected_response(
+            session, settings, queue=ticket.queue, priority=ticket.priority, now=now, language=language
+        ),
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "queue": ticket.queue,
+        "level": ticket.level,
+        "assignee": ticket.assignee or "",
+        "due": local_due(settings, ticket),
+        "reason": "(preview: the reason given)",
+        "caller_number": "",
+        "duration": "",
+        "agent_name": agent.name,
+        "text": "(preview: the agent's text)",
+        "attachments": [],
+        "event": "new",
+        "problems": [
+            {"line": 1, "text": "#priority sky-high", "why": "#priority needs low, normal, high or urgent"}
+        ],
+        "recipient": ticket.contact.email,
+        "status_code": "5.1.1",
+        "diagnostic": "(preview: the remote server's reason)",
+        "bounced_kind": "acknowledgement",
+        "bounced_subject": ticket.subject,
+    }
+    if first is not None:
+        context |= notification_context(settings, secret, ticket, first, agent, new=True)
+    return context
