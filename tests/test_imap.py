@@ -37,6 +37,11 @@ pytestmark = pytest.mark.skipif(
 
 ZAMMAD = CORPUS / "zammad" / "test" / "data" / "mail"
 
+# What these tests check happens between postdesk and the IMAP server, not in
+# the store: they run on SQLite only. The tests of the mailbox state (import,
+# crash, UIDVALIDITY, the interrupted move) run on both backends.
+SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
 
 @pytest.fixture(scope="module")
 def dovecot() -> Iterator[Dovecot]:
@@ -167,6 +172,7 @@ def test_sigkill_during_a_500_mail_import_loses_and_doubles_nothing(
     assert "interrupted" in log_of(desk) or len(inbound_ids(desk)) == 500
 
 
+@SQLITE_ONLY
 def test_dovecot_restarted_while_postdesk_idles(imap: Dovecot, make_desk: Callable[..., Desk]) -> None:
     desk = imap_desk(make_desk, mailbox(imap))
     desk.start()
@@ -203,6 +209,7 @@ def make_dovecot() -> Iterator[Callable[[str], Dovecot]]:
         server.close()
 
 
+@SQLITE_ONLY
 def test_without_move_copies_flags_and_uid_expunges(
     make_dovecot: Callable[[str], Dovecot], make_desk: Callable[..., Desk]
 ) -> None:
@@ -217,6 +224,7 @@ def test_without_move_copies_flags_and_uid_expunges(
     assert "the server has no MOVE; moving by COPY + \\Deleted + UID EXPUNGE" in log_of(desk)
 
 
+@SQLITE_ONLY
 def test_without_move_and_uidplus_never_expunges(
     make_dovecot: Callable[[str], Dovecot], make_desk: Callable[..., Desk]
 ) -> None:
@@ -247,6 +255,7 @@ def test_without_move_and_uidplus_never_expunges(
 # -- mistakes and refusals ------------------------------------------------
 
 
+@SQLITE_ONLY
 def test_check_reports_capabilities_and_clear_errors(
     imap: Dovecot, make_desk: Callable[..., Desk], tmp_path: Path
 ) -> None:
@@ -294,6 +303,7 @@ def test_check_reports_capabilities_and_clear_errors(
     assert imap.count("INBOX") == 3, "check changes nothing"
 
 
+@SQLITE_ONLY
 def test_a_broken_mailbox_does_not_stop_the_others(imap: Dovecot, make_desk: Callable[..., Desk]) -> None:
     imap.append("INBOX", customer_mails(2, "good"))
     imap.append("Other", customer_mails(2, "stays"))
@@ -314,6 +324,7 @@ def test_a_broken_mailbox_does_not_stop_the_others(imap: Dovecot, make_desk: Cal
     assert imap.count("Other") == 2, "mail of the broken mailbox stays on the server"
 
 
+@SQLITE_ONLY
 def test_oversize_mail_goes_to_refused_and_the_rest_is_imported(
     imap: Dovecot, make_desk: Callable[..., Desk]
 ) -> None:
@@ -338,6 +349,7 @@ def test_oversize_mail_goes_to_refused_and_the_rest_is_imported(
     assert counted[(received, (("listener", "imap"), ("outcome", "too_large")))] == 1
 
 
+@SQLITE_ONLY
 def test_oversize_without_refused_folder_stays_flagged(imap: Dovecot, make_desk: Callable[..., Desk]) -> None:
     big = make_mail(subject="Riesig", body="y" * 60_000)
     imap.append("INBOX", [big, *customer_mails(1, "fine")])
@@ -386,6 +398,7 @@ def test_seen_mode_and_a_uidvalidity_change_double_nothing(
 # -- config ---------------------------------------------------------------
 
 
+@SQLITE_ONLY
 def test_clear_text_to_a_remote_host_is_a_config_error(
     make_desk: Callable[..., Desk], tmp_path: Path
 ) -> None:
