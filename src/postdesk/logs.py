@@ -40,5 +40,7 @@ def configure_logging(level: str, fmt: str) -> None:
     root.setLevel(level.upper())
     # aiosmtpd logs every SMTP line at info; only its warnings matter to ops.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
+    # Alembic says "Context impl SQLiteImpl" at info on every command that opens the store.
+    logging.getLogger("alembic.runtime.migration").setLevel(max(root.level, logging.WARNING))
     # bm25s sets its own logger to DEBUG on import (a line per index built): follow ours.
     logging.getLogger("bm25s").setLevel(max(root.level, logging.INFO))
