@@ -71,7 +71,8 @@ def test_outlook_original_message_block() -> None:
 
 def test_identifiers_are_numbers_not_dates_domains_or_addresses() -> None:
     found = identifiers(
-        "Rechnung RE-2024-1234, Kunde 4711, Fehler 535, am 23.11.2026 um 10:00, shop24.example, kim2@x.example"
+        "Rechnung RE-2024-1234, Kunde 4711, Fehler 535, am 23.11.2026 um 10:00, "
+        "shop24.example, kim2@x.example"
     )
     assert found == {"re-2024-1234", "4711", "535"}
 

@@ -259,7 +259,7 @@ class MetricsSettings(Section):
 
 
 def parse_listen(value: str) -> tuple[str, int]:
-    """"127.0.0.1:9108" -> ("127.0.0.1", 9108); ValueError with what is expected."""
+    """ "127.0.0.1:9108" -> ("127.0.0.1", 9108); ValueError with what is expected."""
     host, _, port = value.rpartition(":")
     if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError("expected host:port such as 127.0.0.1:9108")
@@ -715,8 +715,10 @@ class DedupeRule(Section):
     @model_validator(mode="after")
     def _merge_is_per_sender(self) -> DedupeRule:
         if self.action == "merge" and self.scope != "same_sender":
-            raise ValueError("action 'merge' needs scope 'same_sender': a customer's mail is never "
-                             "added to someone else's ticket (use action 'cluster')")
+            raise ValueError(
+                "action 'merge' needs scope 'same_sender': a customer's mail is never "
+                "added to someone else's ticket (use action 'cluster')"
+            )
         return self
 
     @property
