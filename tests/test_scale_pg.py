@@ -124,6 +124,8 @@ def fleet(tmp_path: Path, relay: tuple[Recorder, int]) -> Iterator[tuple[Fleet, 
                     "outbound": {"transport": f"smtp://127.0.0.1:{relay[1]}", "retry_base_seconds": 0.2},
                     # Every mail gets its acknowledgement: the check is exactly-once, not the loop guard.
                     "replies": {"max_acks_per_sender_per_hour": 1000},
+                    # One ticket per mail: the dedupe stage would merge a customer's look-alike mails.
+                    "dedupe": {"enabled": False},
                     "pipeline": {"poll_seconds": 0.2},
                     "log": {"level": "warning"},
                 }
