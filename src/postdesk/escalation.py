@@ -13,9 +13,9 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from postdesk.agents.mailing import mail_agent, ticket_tag
+from postdesk.agents.notify import local_due
 from postdesk.config.model import AgentSettings, Settings
-from postdesk.replies.compose import Outgoing, new_message_id
-from postdesk.replies.outbox import enqueue
 from postdesk.store.models import Ticket, TriageEvent
 from postdesk.store.queries import first_inbound_text
 from postdesk.templates.render import MailTemplates, quote_text
@@ -102,35 +102,23 @@ def _notify(
     reason: str,
     now: datetime,
 ) -> None:
-    desk = settings.desk
-    tz = settings.queue(ticket.queue).business_hours().timezone
-    due = ticket.first_response_due
-    rendered = templates.render(
-        "escalation",
-        desk.language,
-        desk_name=desk.name,
+    mail_agent(
+        session,
+        settings,
+        templates,
+        agent,
+        template="escalation",
+        kind=NOTICE_KIND,
+        ticket_id=ticket.id,
+        now=now,
         number=ticket.number,
-        tag=f"{desk.ticket_tag}{ticket.number}",
+        tag=ticket_tag(settings, ticket.number),
         subject=ticket.subject,
         customer=ticket.contact.email,
         priority=ticket.priority,
         queue=ticket.queue,
         level=ticket.level,
-        due=f"{due.astimezone(tz):%Y-%m-%d %H:%M %Z}" if due else "",
+        due=local_due(settings, ticket),
         reason=reason,
         quoted=quote_text(first_inbound_text(session, ticket.id), settings.replies.quote_chars),
     )
-    mail = Outgoing(
-        from_name=desk.name,
-        from_address=desk.address,
-        to_name=agent.name,
-        to_address=agent.email,
-        subject=rendered.subject,
-        body=rendered.body,
-        message_id=new_message_id("esc", desk.address.rpartition("@")[2]),
-        date=now,
-        auto_submitted="auto-generated",
-        language=desk.language,
-    )
-    envelope_from = settings.outbound.envelope_from or desk.address
-    enqueue(session, mail, ticket_id=ticket.id, kind=NOTICE_KIND, envelope_from=envelope_from, now=now)

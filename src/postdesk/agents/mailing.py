@@ -26,11 +26,6 @@ def ticket_tag(settings: Settings, number: int | str) -> str:
     return f"{settings.desk.ticket_tag}{number}"
 
 
-def with_tag(subject: str, tag: str) -> str:
-    """SUBJECT with "[TAG]" in it: an ops template that leaves it out still threads."""
-    return subject if f"[{tag}]" in subject else f"[{tag}] {subject}"
-
-
 def mail_agent(
     session: Session,
     settings: Settings,

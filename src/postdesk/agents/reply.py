@@ -12,10 +12,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from postdesk.agents.mailing import REPLY_KIND, ticket_tag, with_tag
+from postdesk.agents.mailing import REPLY_KIND, ticket_tag
 from postdesk.config.model import AgentSettings, Settings
 from postdesk.mail import Attachment
-from postdesk.replies.compose import Outgoing, new_message_id
+from postdesk.replies.compose import Outgoing, new_message_id, with_tag
 from postdesk.replies.outbox import enqueue
 from postdesk.store.models import Message, Ticket
 from postdesk.templates.render import MailTemplates

@@ -24,7 +24,7 @@ from postdesk.dedupe.clusters import join_cluster
 from postdesk.dedupe.index import CandidateIndex, Entry, proposed
 from postdesk.dedupe.normalise import NormalMail, normalise_mail
 from postdesk.dedupe.rules import Decision, Pending, decide
-from postdesk.replies.compose import Outgoing, new_message_id
+from postdesk.replies.compose import automatic_answer, with_tag
 from postdesk.replies.loopguard import auto_reply_allowed
 from postdesk.replies.outbox import enqueue
 from postdesk.stage import StageEnv, Work
@@ -216,22 +216,17 @@ def _notify_duplicate(work: Work, env: StageEnv, window: timedelta) -> Work:
         customer_name=mail.from_.name,
         reply_address=reply_to,
     )
-    subject = rendered.subject if f"[{tag}]" in rendered.subject else f"[{tag}] {rendered.subject}"
     enqueue(
         env.session,
-        Outgoing(
-            from_name=desk.name,
-            from_address=desk.address,
-            to_name=mail.from_.name,
-            to_address=mail.from_.email,
-            subject=subject,
+        automatic_answer(
+            mail,
+            desk_name=desk.name,
+            desk_address=desk.address,
+            subject=with_tag(rendered.subject, tag),
             body=rendered.body,
-            message_id=new_message_id("dup", desk.address.rpartition("@")[2]),
-            date=env.now,
-            in_reply_to=mail.message_id,
-            references=(*mail.references, mail.message_id) if mail.message_id else mail.references,
+            kind="dup",
+            now=env.now,
             reply_to=reply_to,
-            auto_submitted="auto-replied",
             language=ticket.language,
         ),
         ticket_id=ticket.id,

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from postdesk.agents.directory import agent_by_address
 from postdesk.faq.suggest import Suggestion, find_suggestions
 from postdesk.mail import Mail
-from postdesk.replies.compose import Outgoing, new_message_id
+from postdesk.replies.compose import Outgoing, automatic_answer, with_tag
 from postdesk.replies.loopguard import auto_reply_allowed
 from postdesk.replies.outbox import enqueue
 from postdesk.response_times import expected_response
@@ -81,20 +81,15 @@ def acknowledgement_mail(mail: Mail, ticket: Ticket, env: StageEnv) -> Outgoing:
         ),
         faq=faq_suggestions(mail, ticket, env),
     )
-    subject = rendered.subject if f"[{tag}]" in rendered.subject else f"[{tag}] {rendered.subject}"
-    return Outgoing(
-        from_name=desk.name,
-        from_address=desk.address,
-        to_name=mail.from_.name,
-        to_address=mail.from_.email,
-        subject=subject,
+    return automatic_answer(
+        mail,
+        desk_name=desk.name,
+        desk_address=desk.address,
+        subject=with_tag(rendered.subject, tag),
         body=rendered.body,
-        message_id=new_message_id("ack", desk.address.rpartition("@")[2]),
-        date=env.now,
-        in_reply_to=mail.message_id,
-        references=(*mail.references, mail.message_id) if mail.message_id else mail.references,
+        kind="ack",
+        now=env.now,
         reply_to=reply_to,
-        auto_submitted="auto-replied",
         language=ticket.language,
     )
 

@@ -11,7 +11,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 
-from postdesk.mail import Attachment
+from postdesk.mail import Attachment, Mail
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,44 @@ class Outgoing:
 def new_message_id(kind: str, domain: str) -> str:
     """A Message-ID (without brackets) that names what it is: ``ack.<random>@domain``."""
     return f"{kind}.{secrets.token_hex(10)}@{domain}"
+
+
+def with_tag(subject: str, tag: str) -> str:
+    """SUBJECT with "[TAG]" in it: an ops template that leaves it out still threads."""
+    return subject if f"[{tag}]" in subject else f"[{tag}] {subject}"
+
+
+def automatic_answer(
+    mail: Mail,
+    *,
+    desk_name: str,
+    desk_address: str,
+    subject: str,
+    body: str,
+    kind: str,
+    now: datetime,
+    reply_to: str,
+    language: str,
+) -> Outgoing:
+    """The desk's automatic answer to a customer's MAIL (acknowledgement, duplicate
+    notice): threaded on it, marked auto-replied so the customer's own
+    auto-responder stays quiet. MAIL must have a sender (the loop guard's rule)."""
+    assert mail.from_ is not None
+    return Outgoing(
+        from_name=desk_name,
+        from_address=desk_address,
+        to_name=mail.from_.name,
+        to_address=mail.from_.email,
+        subject=subject,
+        body=body,
+        message_id=new_message_id(kind, desk_address.rpartition("@")[2]),
+        date=now,
+        in_reply_to=mail.message_id,
+        references=(*mail.references, mail.message_id) if mail.message_id else mail.references,
+        reply_to=reply_to,
+        auto_submitted="auto-replied",
+        language=language,
+    )
 
 
 def _header_address(name: str, address: str) -> HeaderAddress:
