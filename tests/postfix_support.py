@@ -43,8 +43,9 @@ SWAKS = shutil.which("swaks")
 PIPE_USER = "nobody"
 POSTDESK = str(Path(sys.executable).with_name("postdesk"))
 
+# CI (`.ci/run`) installs them, and there a missing one fails the test instead.
 needs_postfix = pytest.mark.skipif(
-    not (Path(POSTFIX).exists() and SWAKS and os.geteuid() == 0),
+    not (Path(POSTFIX).exists() and SWAKS and os.geteuid() == 0) and not os.environ.get("CI"),
     reason="needs Debian's postfix and swaks, run as root (postfix -c DIR start)",
 )
 
