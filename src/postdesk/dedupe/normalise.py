@@ -53,6 +53,11 @@ _QUOTE_LINE = re.compile(
     r"on\s.+wrote:\s*$)",
     re.I,
 )
+# How much of a mail's new text (and of what it quotes) is compared. A
+# concern is stated at the start; the rest of a long mail (a pasted log, an
+# HTML newsletter turned to text) only makes the sentence patterns below
+# slow (they scan each sentence from every word) without changing the verdict.
+COMPARED_CHARS = 4000
 # How far from the end a signature separator may be.
 SIGNATURE_LINES = 25
 # A signature's separator ("----------------", "________"); "-- " is mail-parser-reply's.
@@ -99,8 +104,8 @@ def normalise_mail(subject: str, text: str, ticket_tag: str = "Ticket#") -> Norm
     quoted = "\n".join(part for part in (forwarded, parts.quoted) if part)
     return NormalMail(
         subject=normalise_subject(subject, ticket_tag),
-        body=normalise_body(body, ticket_tag),
-        quoted=normalise_body(_unquote(quoted), ticket_tag),
+        body=normalise_body(body[:COMPARED_CHARS], ticket_tag),
+        quoted=normalise_body(_unquote(quoted[:COMPARED_CHARS]), ticket_tag),
     )
 
 
