@@ -152,8 +152,15 @@ def test_sigkill_during_a_500_mail_import_loses_and_doubles_nothing(
     imap.append("INBOX", mails)
     desk = imap_desk(make_desk, mailbox(imap))
     desk.start()
-    # Killed right after the first batch's commit, while its MOVE may still run.
-    desk.wait_until(lambda: len(inbound_ids(desk)) >= 1, timeout=60, what="the import under way")
+    # Killed as soon as the import is under way: at its first log line or its
+    # first batch's commit, whichever the poll sees first (on an idle machine
+    # 500 mails are in within two seconds, so waiting for a commit alone can
+    # miss the import altogether).
+    desk.wait_until(
+        lambda: "importing in batches" in log_of(desk) or inbound_ids(desk),
+        timeout=60,
+        what="the import under way",
+    )
     assert desk.proc is not None
     desk.proc.send_signal(signal.SIGKILL)
     desk.proc.wait(timeout=30)
