@@ -47,7 +47,7 @@ from postdesk.response_times import TypicalWaits
 from postdesk.stage import InboundMessage, PureStage, Stage, StageEnv, Work
 from postdesk.store.models import Inbound
 from postdesk.store.record import record
-from postdesk.store.session import Store
+from postdesk.store.session import Store, hold_instances
 from postdesk.templates.render import MailTemplates
 from postdesk.threading.stage import thread
 from postdesk.triage import triage
@@ -99,10 +99,11 @@ def run_stages(work: Work, env: StageEnv, stages: Sequence[tuple[str, Stage]] = 
     return work
 
 
-# PostgreSQL: rows claimed per transaction. One commit (one WAL flush) then
-# covers this many messages; larger batches hold their row locks longer and
-# make a conflict between workers (the same contact, the same attachment)
-# wait longer, so it stays small (docs/benchmarks.md, "PostgreSQL scale-out").
+# Messages per transaction. One commit (one WAL flush) then covers this
+# many; larger batches hold locks longer: PostgreSQL's row locks make a
+# conflict between workers (the same contact, the same attachment) wait
+# longer, SQLite's database lock makes the listener's spool writes wait
+# (docs/benchmarks.md, "PostgreSQL scale-out" and "Pipeline").
 CLAIM_BATCH = 16
 
 # PostgreSQL errors that say "this transaction lost a race, not: this message
@@ -135,38 +136,47 @@ class Processor:
 
     def process_next(self) -> Work | None:
         """Claim one pending message and process it; None when there is none."""
-        if not self.store.is_sqlite:
-            done = self.process_batch(1)
-            return done[0] if done else None
-        # SQLite locks the whole database for a writer: read and prepare the
-        # message first, then take the lock for the stages that write.
-        peeked = self._peek()
-        if peeked is None:
-            return None
-        prepared = self._try_prepare(peeked)
-        with self.store.transaction() as session:
-            inbound = _claim_peeked(session, peeked)
-            if inbound is None:
-                # Another worker took the peeked message meanwhile: look again.
-                return self.process_next()
-            work = self._process_claimed(session, inbound, prepared)
-        self._done(work)
-        return work
+        done = self.process_batch(1)
+        return done[0] if done else None
 
     def process_batch(self, size: int) -> list[Work]:
-        """PostgreSQL: claim up to SIZE pending messages (FOR UPDATE SKIP LOCKED,
-        so concurrent workers on any host take disjoint rows), process each in
-        its own savepoint and commit them together. Returns one Work per claimed
-        message; one that lost a race with another worker (a deadlock) comes
-        back `deferred` and stays pending for a later batch."""
+        """Process up to SIZE pending messages, each in its own savepoint, and
+        commit them together: one commit (one WAL flush) covers the batch.
+        Returns one Work per claimed message; one that lost a race with
+        another worker comes back `deferred` and stays pending for later."""
+        if self.store.is_sqlite:
+            return self._process_peeked(size)
         results: list[Work] = []
+        # PostgreSQL: FOR UPDATE SKIP LOCKED, so concurrent workers on any
+        # host take disjoint rows.
         with self.store.transaction() as session:
+            hold_instances(session)
             for inbound in _claim_batch(session, size):
                 try:
                     results.append(self._process_claimed(session, inbound, None))
                 except _Deferred as why:
                     log.warning("inbound %d deferred: %s", inbound.id, why)
                     results.append(Work(inbound=inbound, finished=f"{DEFERRED}{why}"))
+        for work in results:
+            self._done(work)
+        return results
+
+    def _process_peeked(self, size: int) -> list[Work]:
+        """SQLite locks the whole database for a writer: read and prepare the
+        messages first, then take the lock for the stages that write."""
+        peeked = self._peek(size)
+        if not peeked:
+            return []
+        prepared = [self._try_prepare(inbound) for inbound in peeked]
+        results: list[Work] = []
+        with self.store.transaction() as session:
+            hold_instances(session)
+            for inbound, work in zip(peeked, prepared, strict=True):
+                # Another worker may have finished a peeked message meanwhile.
+                if _still_pending(session, inbound):
+                    results.append(self._process_claimed(session, inbound, work))
+        if not results:
+            return self._process_peeked(size)
         for work in results:
             self._done(work)
         return results
@@ -232,12 +242,12 @@ class Processor:
         self.metrics.processed("done")
         _log_processed(work, work.finished or "; ".join(work.notes))
 
-    def _peek(self) -> InboundMessage | None:
+    def _peek(self, size: int) -> list[InboundMessage]:
         with self.store.read() as session:
-            row = session.execute(
-                select(*_INBOUND_COLUMNS).where(Inbound.status == "pending").order_by(Inbound.id).limit(1)
-            ).first()
-            return _inbound_message(row) if row is not None else None
+            rows = session.execute(
+                select(*_INBOUND_COLUMNS).where(Inbound.status == "pending").order_by(Inbound.id).limit(size)
+            ).all()
+            return [_inbound_message(row) for row in rows]
 
     def _try_prepare(self, inbound: InboundMessage) -> Work | None:
         try:
@@ -249,11 +259,6 @@ class Processor:
         """Process until nothing is pending (or LIMIT messages); returns the count."""
         count = 0
         while limit is None or count < limit:
-            if self.store.is_sqlite:
-                if self.process_next() is None:
-                    break
-                count += 1
-                continue
             wanted = self.claim_batch if limit is None else min(self.claim_batch, limit - count)
             batch = self.process_batch(wanted)
             if not batch:
@@ -272,13 +277,13 @@ _INBOUND_COLUMNS = (
 )
 
 
-def _claim_peeked(session: Session, peeked: InboundMessage) -> InboundMessage | None:
+def _still_pending(session: Session, peeked: InboundMessage) -> bool:
     """SQLite: the transaction already holds the write lock; the peeked row is
     ours if it is still pending (no other worker finished it meanwhile)."""
     taken = session.execute(
         update(Inbound).where(Inbound.id == peeked.id, Inbound.status == "pending").values(status="pending")
     )
-    return peeked if taken.rowcount == 1 else None
+    return taken.rowcount == 1
 
 
 def _claim_batch(session: Session, size: int) -> list[InboundMessage]:

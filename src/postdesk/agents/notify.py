@@ -19,7 +19,12 @@ NOTIFIED_KINDS = frozenset({"customer", "voicemail"})
 
 
 def notify_agents(work: Work, env: StageEnv) -> Work:
-    if work.kind not in NOTIFIED_KINDS or work.ticket_id is None or work.message_row_id is None:
+    if (
+        not env.settings.agents
+        or work.kind not in NOTIFIED_KINDS
+        or work.ticket_id is None
+        or work.message_row_id is None
+    ):
         return work
     assert work.mail is not None
     ticket = env.session.get_one(Ticket, work.ticket_id)

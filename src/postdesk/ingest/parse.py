@@ -13,7 +13,6 @@ from __future__ import annotations
 import binascii
 import codecs
 import re
-import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import UTC, datetime
@@ -28,7 +27,8 @@ from types import MappingProxyType
 from typing import TypeVar
 
 import charset_normalizer
-import inscriptis
+from resiliparse.extract.html2text import extract_plain_text
+from resiliparse.parse.html import HTMLTree
 
 from postdesk.mail import Address, Attachment, Mail
 
@@ -802,8 +802,15 @@ def _html_to_text(html: str, where: str, defects: _Defects) -> str:
     if not html.strip():
         return ""
     try:
-        # inscriptis indents some block elements (a bare <div>) as a whole.
-        return textwrap.dedent(inscriptis.get_text(html))
-    except Exception as exc:  # noqa: BLE001 - lxml and inscriptis fail on odd documents
+        return extract_plain_text(
+            HTMLTree.parse(html),
+            preserve_formatting=True,  # paragraphs, line breaks, list bullets as the mail showed them
+            main_content=False,  # a mail is all content; no boilerplate detection
+            list_bullets=True,
+            alt_texts=False,
+            links=False,
+            noscript=False,
+        )
+    except Exception as exc:  # noqa: BLE001 - a converter failing on an odd document must not lose the mail
         defects.add(f"HTML in {where} could not be converted ({type(exc).__name__}); tags stripped")
         return _TAGS.sub(" ", html)

@@ -49,6 +49,23 @@ class Store:
         self.engine.dispose()
 
 
+def hold_instances(session: Session) -> None:
+    """Keep every object SESSION loads or inserts alive until the session ends.
+
+    The ORM's identity map holds objects weakly: a ticket one stage inserted
+    and dropped is gone when the next stage asks `session.get` for it, which
+    then costs a SELECT. A pipeline transaction is small and short, so it
+    holds its objects; long listings and bulk commands do not use this.
+    """
+    held: list[object] = session.info.setdefault("held_instances", [])
+
+    def hold(_session: Session, instance: object) -> None:
+        held.append(instance)
+
+    event.listen(session, "loaded_as_persistent", hold)
+    event.listen(session, "pending_to_persistent", hold)
+
+
 def open_store(url: str, *, synchronous: str = "FULL") -> Store:
     """An engine for URL. `synchronous` applies to SQLite only: FULL makes a
     commit survive power loss, NORMAL only a process crash (it is faster)."""
