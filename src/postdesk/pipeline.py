@@ -47,6 +47,7 @@ from postdesk.response_times import TypicalWaits
 from postdesk.stage import InboundMessage, PureStage, Stage, StageEnv, Work
 from postdesk.store.models import Inbound
 from postdesk.store.record import record
+from postdesk.store.rows import update_row
 from postdesk.store.session import Store, hold_instances
 from postdesk.templates.render import MailTemplates
 from postdesk.threading.stage import thread
@@ -171,9 +172,10 @@ class Processor:
         results: list[Work] = []
         with self.store.transaction() as session:
             hold_instances(session)
+            # Another worker may have finished a peeked message meanwhile.
+            pending = _still_pending(session, [inbound.id for inbound in peeked])
             for inbound, work in zip(peeked, prepared, strict=True):
-                # Another worker may have finished a peeked message meanwhile.
-                if _still_pending(session, inbound):
+                if inbound.id in pending:
                     results.append(self._process_claimed(session, inbound, work))
         if not results:
             return self._process_peeked(size)
@@ -214,10 +216,11 @@ class Processor:
             except Exception as error:
                 return self._failed(session, inbound, error, now)
         result = work.finished or "; ".join(work.notes)
-        session.execute(
-            update(Inbound)
-            .where(Inbound.id == inbound.id)
-            .values(status="done", processed_at=now, error=None, result=result)
+        update_row(
+            session,
+            Inbound,
+            inbound.id,
+            {"status": "done", "processed_at": now, "error": None, "result": result},
         )
         return work
 
@@ -277,13 +280,11 @@ _INBOUND_COLUMNS = (
 )
 
 
-def _still_pending(session: Session, peeked: InboundMessage) -> bool:
-    """SQLite: the transaction already holds the write lock; the peeked row is
-    ours if it is still pending (no other worker finished it meanwhile)."""
-    taken = session.execute(
-        update(Inbound).where(Inbound.id == peeked.id, Inbound.status == "pending").values(status="pending")
-    )
-    return taken.rowcount == 1
+def _still_pending(session: Session, peeked: list[int]) -> set[int]:
+    """SQLite: the transaction already holds the write lock, so the peeked rows
+    still pending are ours (no other worker can finish them meanwhile)."""
+    rows = session.execute(select(Inbound.id).where(Inbound.id.in_(peeked), Inbound.status == "pending"))
+    return set(rows.scalars())
 
 
 def _claim_batch(session: Session, size: int) -> list[InboundMessage]:

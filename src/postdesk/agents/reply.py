@@ -32,8 +32,8 @@ def answer_customer(
     text: str,
     attachments: tuple[Attachment, ...],
     now: datetime,
-) -> Message | None:
-    """Queue TEXT (and ATTACHMENTS) to TICKET's customer; returns the outgoing message row."""
+) -> int | None:
+    """Queue TEXT (and ATTACHMENTS) to TICKET's customer; returns the outgoing message row's id."""
     desk = settings.desk
     tag = ticket_tag(settings, ticket.number)
     rendered = templates.render(

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from postdesk.config.model import DedupeRule
@@ -87,22 +87,12 @@ class CandidateIndex:
     def load(self, session: Session, now: datetime, batch: int = 20_000) -> int:
         """Read the window's entries (on start); returns how many."""
         since = now - self.window
-        query = (
-            select(
-                DedupeEntry.id,
-                DedupeEntry.ticket_id,
-                DedupeEntry.sender,
-                DedupeEntry.created_at,
-                DedupeEntry.subject,
-                DedupeEntry.body,
-                DedupeEntry.quoted,
-            )
-            .where(DedupeEntry.created_at >= since, DedupeEntry.id > self._last_id - self.overlap)
-            .order_by(DedupeEntry.id)
-            .execution_options(yield_per=batch)
+        rows = session.connection().execute(
+            _ENTRIES_SINCE.execution_options(yield_per=batch),
+            {"since": since, "after": self._last_id - self.overlap},
         )
         count = 0
-        for row in session.execute(query):
+        for row in rows:
             if row.id not in self._entries:
                 self.add(
                     Entry(
@@ -204,6 +194,22 @@ class CandidateIndex:
 
     def entries(self) -> Iterator[Entry]:
         return iter(self._entries.values())
+
+
+# Built once: SQLAlchemy then finds its compiled form without re-walking the statement.
+_ENTRIES_SINCE = (
+    select(
+        DedupeEntry.id,
+        DedupeEntry.ticket_id,
+        DedupeEntry.sender,
+        DedupeEntry.created_at,
+        DedupeEntry.subject,
+        DedupeEntry.body,
+        DedupeEntry.quoted,
+    )
+    .where(DedupeEntry.created_at >= bindparam("since"), DedupeEntry.id > bindparam("after"))
+    .order_by(DedupeEntry.id)
+)
 
 
 def proposed(

@@ -29,6 +29,7 @@ from postdesk.replies.loopguard import auto_reply_allowed
 from postdesk.replies.outbox import enqueue
 from postdesk.stage import StageEnv, Work
 from postdesk.store.models import DedupeDecision, DedupeEntry, DedupeLabel, Message, Ticket
+from postdesk.store.rows import insert_row
 from postdesk.store.session import Store
 from postdesk.threading.tokens import make_token, reply_address
 
@@ -151,29 +152,33 @@ def file_dedupe(work: Work, env: StageEnv) -> Work:
         return work
     decision = pending.decision
     session = env.session
-    session.add(
-        DedupeEntry(
-            message_row_id=work.message_row_id,
-            ticket_id=work.ticket_id,
-            sender=pending.sender,
-            subject=pending.mail.subject,
-            body=pending.mail.body,
-            quoted=pending.mail.quoted,
-            created_at=env.now,
-        )
+    insert_row(
+        session,
+        DedupeEntry,
+        {
+            "message_row_id": work.message_row_id,
+            "ticket_id": work.ticket_id,
+            "sender": pending.sender,
+            "subject": pending.mail.subject,
+            "body": pending.mail.body,
+            "quoted": pending.mail.quoted,
+            "created_at": env.now,
+        },
     )
-    session.add(
-        DedupeDecision(
-            message_row_id=work.message_row_id,
-            ticket_id=work.ticket_id,
-            action=decision.action,
-            rule=decision.rule,
-            target_ticket_id=decision.ticket_id,
-            score=decision.score,
-            candidates=[c.as_dict() for c in decision.candidates],
-            reason=decision.reason,
-            created_at=env.now,
-        )
+    insert_row(
+        session,
+        DedupeDecision,
+        {
+            "message_row_id": work.message_row_id,
+            "ticket_id": work.ticket_id,
+            "action": decision.action,
+            "rule": decision.rule,
+            "target_ticket_id": decision.ticket_id,
+            "score": decision.score,
+            "candidates": [c.as_dict() for c in decision.candidates],
+            "reason": decision.reason,
+            "created_at": env.now,
+        },
     )
     if decision.action == "cluster" and decision.ticket_id is not None:
         alike = [c.ticket_id for c in decision.candidates if c.rule == decision.rule and c.verdict == "match"]

@@ -36,6 +36,8 @@ def _parser() -> EmailReplyParser:
     return EmailReplyParser(languages=list(LANGUAGES))
 
 
+# Dedupe, the FAQ suggestions and the agents' notification each ask about the same text.
+@lru_cache(maxsize=64)
 def split_reply(text: str) -> ReplyParts:
     if not text.strip():
         return ReplyParts("", "", "")

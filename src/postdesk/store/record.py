@@ -4,7 +4,6 @@ did not thread), with its attachments stored once per distinct content."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 
@@ -16,6 +15,7 @@ from postdesk.mail import Attachment as MailAttachment
 from postdesk.stage import StageEnv, Work
 from postdesk.store.models import Attachment, Blob, Contact, Message, Participant, Ticket, TriageEvent
 from postdesk.store.portable import insert_ignoring_conflict
+from postdesk.store.rows import insert_row, insert_rows
 
 # Kinds of mail that are a person writing: they reopen a closed ticket.
 HUMAN_KINDS = frozenset({"customer"})
@@ -33,35 +33,37 @@ def record(work: Work, env: StageEnv) -> Work:
         ticket = session.get_one(Ticket, work.ticket_id)
         new_ticket = False
         _follow_up(session, ticket, sender, work.kind, now)
-    message = Message(
-        ticket_id=ticket.id,
-        direction="in",
-        kind=work.kind,
-        message_id=mail.message_id or work.dedupe_key,
-        dedupe_key=work.dedupe_key,
-        from_email=sender.email,
-        from_name=sender.name,
-        to_email=mail.to[0].email if mail.to else "",
-        cc=[a.email for a in mail.cc],
-        subject=mail.subject,
-        text=mail.text,
-        html_converted=mail.html_converted,
-        sent_at=mail.date,
-        created_at=now,
-        inbound_id=work.inbound.id,
-        in_reply_to=mail.in_reply_to[0] if mail.in_reply_to else None,
-        references=list(mail.references),
-        defects=list(mail.defects),
-        threaded_by=work.threaded_by,
+    message_row_id = insert_row(
+        session,
+        Message,
+        {
+            "ticket_id": ticket.id,
+            "direction": "in",
+            "kind": work.kind,
+            "message_id": mail.message_id or work.dedupe_key,
+            "dedupe_key": work.dedupe_key,
+            "from_email": sender.email,
+            "from_name": sender.name,
+            "to_email": mail.to[0].email if mail.to else "",
+            "cc": [a.email for a in mail.cc],
+            "subject": mail.subject,
+            "text": mail.text,
+            "html_converted": mail.html_converted,
+            "sent_at": mail.date,
+            "created_at": now,
+            "inbound_id": work.inbound.id,
+            "in_reply_to": mail.in_reply_to[0] if mail.in_reply_to else None,
+            "references": list(mail.references),
+            "defects": list(mail.defects),
+            "threaded_by": work.threaded_by,
+        },
     )
-    message.attachments = [_attachment(session, a) for a in mail.attachments]
-    session.add(message)
-    session.flush()
+    insert_rows(session, Attachment, [_attachment(session, message_row_id, a) for a in mail.attachments])
     return replace(
         work,
         ticket_id=ticket.id,
         new_ticket=new_ticket,
-        message_row_id=message.id,
+        message_row_id=message_row_id,
         notes=work.note(f"{'new ticket' if new_ticket else 'ticket'} {ticket.number}"),
     )
 
@@ -107,16 +109,13 @@ def _follow_up(session: Session, ticket: Ticket, sender: Address, kind: str, now
     ticket.updated_at = now
     if kind in HUMAN_KINDS:
         # Whoever replied in the thread belongs to it from now on.
-        _add_participants(session, ticket, [(sender.key, "cc")])
+        if sender.key:
+            insert_ignoring_conflict(
+                session, Participant, {"ticket_id": ticket.id, "email": sender.key, "role": "cc"}
+            )
         if ticket.status != "open":
             ticket.status = "open"
             ticket.closed_at = None
-
-
-def _add_participants(session: Session, ticket: Ticket, people: Iterable[tuple[str, str]]) -> None:
-    for email, role in people:
-        if email and session.get(Participant, (ticket.id, email)) is None:
-            session.add(Participant(ticket_id=ticket.id, email=email, role=role))
 
 
 def contact_for(session: Session, address: Address, now: datetime) -> Contact:
@@ -130,14 +129,15 @@ def contact_for(session: Session, address: Address, now: datetime) -> Contact:
     return found
 
 
-def _attachment(session: Session, part: MailAttachment) -> Attachment:
+def _attachment(session: Session, message_row_id: int, part: MailAttachment) -> dict[str, object]:
     digest = hashlib.sha256(part.data).hexdigest()
     insert_ignoring_conflict(session, Blob, {"sha256": digest, "size": part.size, "data": part.data})
-    return Attachment(
-        filename=part.filename,
-        content_type=part.content_type,
-        size=part.size,
-        blob_sha256=digest,
-        content_id=part.content_id,
-        inline=part.inline,
-    )
+    return {
+        "message_row_id": message_row_id,
+        "filename": part.filename,
+        "content_type": part.content_type,
+        "size": part.size,
+        "blob_sha256": digest,
+        "content_id": part.content_id,
+        "inline": part.inline,
+    }
