@@ -6,13 +6,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from postdesk.config.model import Settings
 from postdesk.ingest.classify import classify as classify_mail
 from postdesk.ingest.parse import parse_mail
 from postdesk.stage import StageEnv, Work
 from postdesk.store.models import Message
+
+# Built once: SQLAlchemy then finds its compiled form without re-walking the statement.
+_STORED_WITH_KEY = select(Message.id, Message.ticket_id).where(Message.dedupe_key == bindparam("key"))
 
 
 def parse(work: Work, settings: Settings) -> Work:
@@ -47,9 +50,8 @@ def classify(work: Work, settings: Settings) -> Work:
 
 
 def skip_repeated_delivery(work: Work, env: StageEnv) -> Work:
-    earlier = env.session.execute(
-        select(Message.id, Message.ticket_id).where(Message.dedupe_key == work.dedupe_key)
-    ).first()
+    # Messages are written past the ORM (postdesk.store.rows), so a plain read sees them all.
+    earlier = env.session.connection().execute(_STORED_WITH_KEY, {"key": work.dedupe_key}).first()
     if earlier is None:
         return work
     return replace(

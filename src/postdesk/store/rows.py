@@ -11,9 +11,10 @@ session is flushed first, so a row may refer to an object added just before.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import Table, Update, bindparam, insert, update
 from sqlalchemy.orm import Session
 
 from postdesk.store.models import Base
@@ -37,5 +38,16 @@ def insert_rows(session: Session, model: type[Base], rows: Sequence[Mapping[str,
 
 def update_row(session: Session, model: type[Base], row_id: int, values: Mapping[str, Any]) -> None:
     """UPDATE MODEL's row ROW_ID (by its `id` column); objects already loaded are not refreshed."""
-    table = model.__table__
-    session.connection().execute(update(table).where(table.c.id == row_id).values(**values))
+    statement = _update_by_id(model.__table__, tuple(values))
+    session.connection().execute(statement, {"row_id": row_id, **{f"new_{k}": v for k, v in values.items()}})
+
+
+@lru_cache(maxsize=64)
+def _update_by_id(table: Table, columns: tuple[str, ...]) -> Update:
+    # One statement per table and set of columns, with bound parameters: SQLAlchemy
+    # then finds its compiled form without building and walking a new statement.
+    return (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values({c: bindparam(f"new_{c}") for c in columns})
+    )
