@@ -104,11 +104,13 @@ def decide(
     rules: Sequence[DedupeRule],
     candidates_for: Callable[[DedupeRule], Iterable[Entry]],
     allowed: Callable[[DedupeRule, Entry], str] = lambda rule, entry: "",
+    score: Callable[[DedupeRule, NormalMail, NormalMail], tuple[float, str]] = score_pair,
 ) -> Decision:
     """Try RULES in order over the candidates each gets from CANDIDATES_FOR.
 
     ALLOWED says why a candidate may not be used (a closed ticket, an unmerge
-    label); "" when it may.
+    label); "" when it may. SCORE is `score_pair`, or a memo of it when the
+    same pairs are decided on twice.
     """
     scored: list[Scored] = []
     for rule in rules:
@@ -121,14 +123,14 @@ def decide(
             seen.add(entry.id)
             if rule.scope == "same_sender" and entry.sender != sender:
                 continue
-            score, verdict = score_pair(rule, new, entry.mail)
+            similarity, verdict = score(rule, new, entry.mail)
             if not verdict:
                 verdict = allowed(rule, entry)
             if not verdict:
-                verdict = "match" if score >= rule.threshold else "below threshold"
-            one = Scored(rule.name, entry.ticket_id, entry.id, score, verdict)
+                verdict = "match" if similarity >= rule.threshold else "below threshold"
+            one = Scored(rule.name, entry.ticket_id, entry.id, similarity, verdict)
             scored.append(one)
-            if verdict == "match" and (best is None or score > best.score):
+            if verdict == "match" and (best is None or similarity > best.score):
                 best = one
         if best is not None:
             window = window_of(rule.window).total_seconds() / 3600

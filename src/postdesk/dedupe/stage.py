@@ -23,7 +23,7 @@ from postdesk.config.model import DedupeRule, Settings
 from postdesk.dedupe.clusters import join_cluster
 from postdesk.dedupe.index import CandidateIndex, Entry, proposed
 from postdesk.dedupe.normalise import NormalMail, normalise_mail
-from postdesk.dedupe.rules import Decision, Pending, decide
+from postdesk.dedupe.rules import Decision, Pending, decide, score_pair
 from postdesk.replies.compose import automatic_answer, with_tag
 from postdesk.replies.loopguard import auto_reply_allowed
 from postdesk.replies.outbox import enqueue
@@ -97,7 +97,16 @@ def decide_for(
     """
     now = env.now
     found = {rule.name: proposed(index, rule, normal, sender, now) for rule in rules}
-    first = decide(normal, sender, now, rules, lambda rule: found[rule.name])
+    scores: dict[tuple[str, NormalMail], tuple[float, str]] = {}
+
+    def score(rule: DedupeRule, new: NormalMail, earlier: NormalMail) -> tuple[float, str]:
+        # The second decision below scores the same pairs again: only who may be used changed.
+        key = (rule.name, earlier)
+        if key not in scores:
+            scores[key] = score_pair(rule, new, earlier)
+        return scores[key]
+
+    first = decide(normal, sender, now, rules, lambda rule: found[rule.name], score=score)
     matching = {c.entry_id for c in first.candidates if c.verdict == "match"}
     if not matching:
         return first
@@ -120,7 +129,7 @@ def decide_for(
             return "an agent took this ticket out of its cluster"
         return ""
 
-    return decide(normal, sender, now, rules, current, allowed)
+    return decide(normal, sender, now, rules, current, allowed, score)
 
 
 def _facts(env: StageEnv, entry_ids: set[int]) -> dict[int, tuple[int, str, bool]]:
