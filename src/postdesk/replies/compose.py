@@ -89,7 +89,7 @@ def automatic_answer(
 # name can still not inject a header.
 _UTF8_HEADER = Charset("utf-8")
 _UTF8_HEADER.header_encoding = QP
-_OUTPUT = compat32.clone(linesep="\r\n")
+_OUTPUT = compat32.clone(linesep="\r\n", mangle_from_=False)  # no ">From " in the text
 # RFC 5322's limit on a line; longer text lines go quoted-printable.
 _MAX_LINE_BYTES = 998
 
