@@ -27,12 +27,6 @@ class ClusterError(Exception):
     """A request about clusters that cannot be carried out, in words for the user."""
 
 
-def cluster_of(session: Session, ticket_id: int) -> int | None:
-    return session.execute(
-        select(DedupeClusterMember.cluster_id).where(DedupeClusterMember.ticket_id == ticket_id)
-    ).scalar()
-
-
 def join_cluster(
     session: Session, ticket_id: int, like_ticket_ids: list[int], decision: Decision, now: datetime
 ) -> int:
@@ -42,7 +36,10 @@ def join_cluster(
     several: those clusters are one incident after all, and merge), or start one.
     """
     candidates = [t for t in dict.fromkeys(like_ticket_ids) if t != ticket_id]
-    clusters = sorted({c for t in candidates if (c := cluster_of(session, t)) is not None})
+    # One query for where everyone is: an incident's cluster grows by hundreds of
+    # mails, and each asks about up to 40 alike tickets.
+    membership = clusters_of(session, [ticket_id, *candidates])
+    clusters = sorted({membership[t] for t in candidates if t in membership})
     if clusters:
         cluster_id = clusters[0]
         for other in clusters[1:]:
@@ -50,6 +47,7 @@ def join_cluster(
                 select(DedupeClusterMember).where(DedupeClusterMember.cluster_id == other)
             ).scalars():
                 member.cluster_id = cluster_id
+                membership[member.ticket_id] = cluster_id
             session.flush()
             session.delete(session.get_one(DedupeCluster, other))
         session.get_one(DedupeCluster, cluster_id).updated_at = now
@@ -59,15 +57,28 @@ def join_cluster(
         session.add(cluster)
         session.flush()
         cluster_id = cluster.id
+    session.add_all(
+        DedupeClusterMember(
+            cluster_id=cluster_id,
+            ticket_id=member_id,
+            score=decision.score if member_id == ticket_id else None,
+            added_at=now,
+        )
+        for member_id in (ticket_id, *candidates)
+        if member_id not in membership
+    )
     session.flush()
-    for member_id in (ticket_id, *candidates):
-        if cluster_of(session, member_id) is None:
-            score = decision.score if member_id == ticket_id else None
-            session.add(
-                DedupeClusterMember(cluster_id=cluster_id, ticket_id=member_id, score=score, added_at=now)
-            )
-            session.flush()
     return cluster_id
+
+
+def clusters_of(session: Session, ticket_ids: list[int]) -> dict[int, int]:
+    """ticket id → its cluster id, for those of TICKET_IDS in a cluster."""
+    rows = session.execute(
+        select(DedupeClusterMember.ticket_id, DedupeClusterMember.cluster_id).where(
+            DedupeClusterMember.ticket_id.in_(ticket_ids)
+        )
+    )
+    return {ticket: cluster for ticket, cluster in rows.tuples()}
 
 
 def list_clusters(session: Session) -> list[dict[str, Any]]:
