@@ -11,8 +11,9 @@ one for the whole file) is held only while the `STAGES` need it. Each
 stage is a function ``(Work, StageEnv) -> Work`` (see `postdesk.stage`).
 A message is processed in one savepoint of its batch's database
 transaction: the stages' writes, the queued replies and the spool row's
-"done" commit together, or not at all. A stage that raises leaves the message marked ``failed`` with its
-error, to be retried with ``postdesk process --retry-failed``.
+"done" commit together, or not at all. A stage that raises leaves the
+message marked ``failed`` with its error, to be retried with
+``postdesk process --retry-failed``.
 """
 
 from __future__ import annotations
