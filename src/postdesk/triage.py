@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from postdesk.config.model import PRIORITIES, QueueSettings, RuleMatch, Settings
@@ -180,9 +180,13 @@ def _raises(work: Work, session: Session, settings: Settings) -> Iterable[tuple[
     if work.urgent:
         yield "urgent", "", "urgent", "the sender marked it urgent"
     sender = work.mail.sender_email if work.mail else ""
-    vip = sender and session.execute(select(Contact.vip).where(Contact.email == sender)).scalar()
+    vip = sender and session.connection().execute(_VIP, {"email": sender}).scalar()
     if vip:
         yield "vip", sender, settings.triage.vip_priority, f"{sender} is a VIP"
+
+
+# Built once: SQLAlchemy then finds its compiled form without re-walking the statement.
+_VIP = select(Contact.vip).where(Contact.email == bindparam("email"))
 
 
 def route_by_address(recipients: Iterable[str], settings: Settings) -> _Route:

@@ -204,15 +204,11 @@ def _notify_duplicate(work: Work, env: StageEnv, window: timedelta) -> Work:
     verdict = auto_reply_allowed(mail, work.inbound.envelope_from, env.settings.own_addresses)
     if not verdict.allowed:
         return replace(work, notes=work.note(f"no duplicate notice: {verdict.reason}"))
-    sent = env.session.execute(
-        select(func.count())
-        .select_from(Message)
-        .where(
-            Message.ticket_id == work.ticket_id,
-            Message.kind == NOTICE_KIND,
-            Message.created_at >= env.now - window,
-        )
-    ).scalar_one()
+    sent = (
+        env.session.connection()
+        .execute(_NOTICES_SINCE, {"ticket_id": work.ticket_id, "since": env.now - window})
+        .scalar_one()
+    )
     if sent:
         return replace(work, notes=work.note("duplicate notice already sent in this window"))
     ticket = env.session.get_one(Ticket, work.ticket_id)
@@ -249,3 +245,14 @@ def _notify_duplicate(work: Work, env: StageEnv, window: timedelta) -> Work:
         now=env.now,
     )
     return replace(work, notes=work.note("duplicate notice queued"))
+
+
+_NOTICES_SINCE = (
+    select(func.count())
+    .select_from(Message)
+    .where(
+        Message.ticket_id == bindparam("ticket_id"),
+        Message.kind == NOTICE_KIND,
+        Message.created_at >= bindparam("since"),
+    )
+)

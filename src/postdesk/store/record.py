@@ -15,7 +15,7 @@ from postdesk.mail import Attachment as MailAttachment
 from postdesk.stage import StageEnv, Work
 from postdesk.store.models import Attachment, Blob, Contact, Message, Participant, Ticket, TriageEvent
 from postdesk.store.portable import insert_ignoring_conflict
-from postdesk.store.rows import insert_row, insert_rows
+from postdesk.store.rows import insert_row, insert_rows, update_loaded
 
 # Kinds of mail that are a person writing: they reopen a closed ticket.
 HUMAN_KINDS = frozenset({"customer"})
@@ -106,7 +106,7 @@ def _open_ticket(session: Session, mail: Mail, customer: Address, work: Work, en
 
 
 def _follow_up(session: Session, ticket: Ticket, sender: Address, kind: str, now: datetime) -> None:
-    ticket.updated_at = now
+    update_loaded(session, ticket, {"updated_at": now})
     if kind in HUMAN_KINDS:
         # Whoever replied in the thread belongs to it from now on.
         if sender.key:

@@ -14,8 +14,9 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table, Update, bindparam, insert, update
+from sqlalchemy import Table, Update, bindparam, insert, inspect, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from postdesk.store.models import Base
 
@@ -40,6 +41,17 @@ def update_row(session: Session, model: type[Base], row_id: int, values: Mapping
     """UPDATE MODEL's row ROW_ID (by its `id` column); objects already loaded are not refreshed."""
     statement = _update_by_id(model.__table__, tuple(values))
     session.connection().execute(statement, {"row_id": row_id, **{f"new_{k}": v for k, v in values.items()}})
+
+
+def update_loaded(session: Session, instance: Base, values: Mapping[str, Any]) -> None:
+    """UPDATE the row of a loaded (persistent) object past the unit of work, and
+    set the object's attributes to match without marking them changed.
+
+    For what the pipeline sets on every follow-up (a ticket's `updated_at`):
+    one dirty attribute makes the next flush run the whole unit of work."""
+    update_row(session, type(instance), inspect(instance).identity[0], values)
+    for name, value in values.items():
+        set_committed_value(instance, name, value)
 
 
 @lru_cache(maxsize=64)
