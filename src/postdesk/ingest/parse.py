@@ -174,22 +174,26 @@ NUL_DEFECT = "NUL characters (U+0000) replaced with U+FFFD"
 def _without_nul(mail: Mail) -> Mail:
     """PostgreSQL's text cannot hold U+0000 (SQLite's can): every text the
     store keeps loses it, on both backends alike, and the mail says so."""
-    replaced: list[bool] = []
 
     def clean(value: _T) -> _T:
+        # Returns VALUE itself when it holds no NUL, so a clean mail is not rebuilt.
         if isinstance(value, str):
-            if "\x00" not in value:
-                return value
-            replaced.append(True)
-            return value.replace("\x00", "\ufffd")  # type: ignore[return-value]
+            return value.replace("\x00", "\ufffd") if "\x00" in value else value  # type: ignore[return-value]
         if isinstance(value, tuple):
-            return tuple(clean(item) for item in value)  # type: ignore[return-value]
+            items = [clean(item) for item in value]
+            changed = any(new is not old for new, old in zip(items, value, strict=True))
+            return tuple(items) if changed else value  # type: ignore[return-value]
         if is_dataclass(value) and not isinstance(value, type):
-            return replace(value, **{f.name: clean(getattr(value, f.name)) for f in fields(value)})
+            changes = {}
+            for f in fields(value):
+                old = getattr(value, f.name)
+                if (new := clean(old)) is not old:
+                    changes[f.name] = new
+            return replace(value, **changes) if changes else value
         return value
 
     cleaned = clean(mail)
-    return replace(cleaned, defects=(*cleaned.defects, NUL_DEFECT)) if replaced else mail
+    return mail if cleaned is mail else replace(cleaned, defects=(*cleaned.defects, NUL_DEFECT))
 
 
 def _parse(raw: bytes, defects: _Defects) -> Mail:
@@ -586,7 +590,8 @@ def _fallback_decode(data: bytes, candidates: list[str | None]) -> tuple[str, st
                 pass
     text = data.decode("utf-8", "replace")
     broken = text.count("\ufffd")
-    if sum(1 for char in text if char > "\x7f") > 2 * broken:
+    non_ascii = len(text) - len(text.encode("ascii", "ignore"))
+    if non_ascii > 2 * broken:
         # Mostly valid UTF-8 with a few stray bytes: any single-byte guess
         # would garble all the good characters to save the bad ones.
         return text, f"utf-8 with {broken} undecodable sequence(s) replaced"

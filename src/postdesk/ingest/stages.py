@@ -4,6 +4,7 @@ is a repeated delivery of a message we already stored."""
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import replace
 
 from sqlalchemy import bindparam, select
@@ -16,6 +17,8 @@ from postdesk.store.models import Message
 
 # Built once: SQLAlchemy then finds its compiled form without re-walking the statement.
 _STORED_WITH_KEY = select(Message.id, Message.ticket_id).where(Message.dedupe_key == bindparam("key"))
+# Where the header block ends, line endings LF or CRLF.
+_EMPTY_LINE = re.compile(rb"\n\r?\n")
 
 
 def parse(work: Work, settings: Settings) -> Work:
@@ -35,9 +38,12 @@ def delivery_key(message_id: str | None, raw: bytes) -> str:
     """
     if not message_id:
         return f"sha256:{hashlib.sha256(raw).hexdigest()}"
-    normalised = raw.replace(b"\r\n", b"\n")
-    body = normalised.partition(b"\n\n")[2].rstrip()
-    digest = hashlib.sha256(body).hexdigest()[:32]
+    # The body after the first empty line, with CRLF as LF and no trailing white space.
+    blank = _EMPTY_LINE.search(raw)
+    body = raw[blank.end() :] if blank else b""
+    if b"\r" in body:
+        body = body.replace(b"\r\n", b"\n")
+    digest = hashlib.sha256(body.rstrip()).hexdigest()[:32]
     return f"mid:{digest}:{message_id}"[:1000]
 
 
