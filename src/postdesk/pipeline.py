@@ -21,7 +21,8 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -151,8 +152,7 @@ class Processor:
         results: list[Work] = []
         # PostgreSQL: FOR UPDATE SKIP LOCKED, so concurrent workers on any
         # host take disjoint rows.
-        with self.store.transaction() as session:
-            hold_instances(session)
+        with self._batch_transaction() as session:
             for inbound in _claim_batch(session, size):
                 try:
                     results.append(self._process_claimed(session, inbound, None))
@@ -171,8 +171,7 @@ class Processor:
             return []
         prepared = [self._try_prepare(inbound) for inbound in peeked]
         results: list[Work] = []
-        with self.store.transaction() as session:
-            hold_instances(session)
+        with self._batch_transaction() as session:
             # Another worker may have finished a peeked message meanwhile.
             pending = _still_pending(session, [inbound.id for inbound in peeked])
             for inbound, work in zip(peeked, prepared, strict=True):
@@ -183,6 +182,30 @@ class Processor:
         for work in results:
             self._done(work)
         return results
+
+    @contextmanager
+    def _batch_transaction(self) -> Iterator[Session]:
+        """The transaction of one batch. It holds what it loads (`hold_instances`),
+        and the dedupe index catches up once for the whole batch; the dedupe stage
+        then adds each mail it files, so the next mail of the batch sees it."""
+        with self._index_forgets_on_rollback(), self.store.transaction() as session:
+            hold_instances(session)
+            if self.dedupe_index is not None:
+                self.dedupe_index.catch_up(session, datetime.now(UTC))
+            yield session
+
+    @contextmanager
+    def _index_forgets_on_rollback(self) -> Iterator[None]:
+        """What the dedupe stage added to the index inside this block is dropped
+        again when the block raises: its rows were rolled back."""
+        index = self.dedupe_index
+        mark = index.last_id if index is not None else 0
+        try:
+            yield
+        except BaseException:
+            if index is not None:
+                index.forget_since(mark)
+            raise
 
     def _process_claimed(self, session: Session, inbound: InboundMessage, prepared: Work | None) -> Work:
         """Run the stages for a claimed message in the open transaction and mark it done (or failed)."""
@@ -200,7 +223,7 @@ class Processor:
         )
         for attempt in (1, 2):
             try:
-                with session.begin_nested():
+                with self._index_forgets_on_rollback(), session.begin_nested():
                     work = prepared or prepare(Work(inbound=inbound), self.settings, self.metrics)
                     work = run_stages(work, env)
                 break

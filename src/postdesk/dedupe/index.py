@@ -9,9 +9,10 @@ Scoring a new mail against every open ticket does not scale (rapidfuzz over
   could describe the same thing; the ones sharing most of them are scored.
 
 The index holds the mails of the longest rule window, is built from the
-``dedupe_entries`` table on start, and catches up with rows other workers
-committed before each decision. It only proposes: the stage reads each
-candidate's ticket and status from the database before trusting it.
+``dedupe_entries`` table on start, takes in each mail the worker files, and
+catches up with rows other workers committed before each batch of mail. It
+only proposes: the stage reads each candidate's ticket and status from the
+database before trusting it.
 """
 
 from __future__ import annotations
@@ -112,6 +113,27 @@ class CandidateIndex:
         self.expire(now)
         return added
 
+    @property
+    def last_id(self) -> int:
+        """The newest entry id taken in: the mark for `forget_since`."""
+        return self._last_id
+
+    def forget_since(self, mark: int) -> None:
+        """Drop the entries with ids above MARK: the transaction that filed them
+        rolled back, and the store may give their ids to other mail. Rows other
+        workers committed meanwhile are dropped too, and read again on catch-up."""
+        dropped = [entry for entry_id, entry in self._entries.items() if entry_id > mark]
+        for entry in dropped:
+            del self._entries[entry.id]
+            self._unlink_sender(entry)
+            for token in tokens(f"{entry.mail.subject} {entry.mail.body}"):
+                postings = self._postings.get(token)
+                if postings is not None and entry.id in postings:
+                    postings.remove(entry.id)
+                    if not postings:
+                        del self._postings[token]
+        self._last_id = min(self._last_id, mark)
+
     def add(self, entry: Entry) -> None:
         self._entries[entry.id] = entry
         self._last_id = max(self._last_id, entry.id)
@@ -134,16 +156,18 @@ class CandidateIndex:
         if not expired:
             return
         for entry_id in expired:
-            entry = self._entries.pop(entry_id)
-            mine = self._by_sender.get(entry.sender)
-            if mine is not None:
-                mine.remove(entry_id)
-                if not mine:
-                    del self._by_sender[entry.sender]
+            self._unlink_sender(self._entries.pop(entry_id))
         self._oldest_live = expired[-1] + 1
         # Posting lists are trimmed lazily (`_live`) and compacted when much of them is dead.
         if len(expired) > 1000:
             self._compact()
+
+    def _unlink_sender(self, entry: Entry) -> None:
+        mine = self._by_sender.get(entry.sender)
+        if mine is not None:
+            mine.remove(entry.id)
+            if not mine:
+                del self._by_sender[entry.sender]
 
     def _compact(self) -> None:
         for token in list(self._postings):

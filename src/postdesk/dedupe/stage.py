@@ -68,10 +68,11 @@ def dedupe(work: Work, env: StageEnv) -> Work:
         return work
     normal = normalise_mail(mail.subject, mail.text, env.settings.desk.ticket_tag)
     sender = (work.customer.key if work.customer else "") or mail.sender_email.lower()
+    # The worker's own index is caught up once per batch (Processor); without one, read one for this mail.
     index = env.dedupe_index
     if index is None:  # (not `or`: an empty index is falsy, and must still be the worker's own)
         index = new_index(env.settings, is_sqlite=env.session.get_bind().dialect.name == "sqlite")
-    index.catch_up(env.session, env.now)
+        index.load(env.session, env.now)
     decision = decide_for(normal, sender, env, index, settings.rules)
     env.metrics.dedupe_decision(decision.rule or "none", decision.action)  # docs/operations.md
     work = replace(work, dedupe=Pending(normal, sender, decision))
@@ -161,7 +162,7 @@ def file_dedupe(work: Work, env: StageEnv) -> Work:
         return work
     decision = pending.decision
     session = env.session
-    insert_row(
+    entry_id = insert_row(
         session,
         DedupeEntry,
         {
@@ -174,6 +175,9 @@ def file_dedupe(work: Work, env: StageEnv) -> Work:
             "created_at": env.now,
         },
     )
+    if env.dedupe_index is not None:
+        # The next mail of this batch may repeat this one. (A rollback takes it out again: Processor.)
+        env.dedupe_index.add(Entry(entry_id, work.ticket_id, pending.sender, env.now, pending.mail))
     insert_row(
         session,
         DedupeDecision,
