@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table, Update, bindparam, insert, inspect, update
+from sqlalchemy import Insert, Table, Update, bindparam, insert, inspect, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -24,7 +24,7 @@ from postdesk.store.models import Base
 def insert_row(session: Session, model: type[Base], values: Mapping[str, Any]) -> int:
     """INSERT one row of MODEL; returns its primary key."""
     session.flush()
-    result = session.connection().execute(insert(model.__table__), dict(values))
+    result = session.connection().execute(_insert(model.__table__), dict(values))
     key = result.inserted_primary_key
     assert key is not None
     return int(key[0])
@@ -34,7 +34,7 @@ def insert_rows(session: Session, model: type[Base], rows: Sequence[Mapping[str,
     """INSERT several rows of MODEL in one statement (executemany)."""
     if rows:
         session.flush()
-        session.connection().execute(insert(model.__table__), [dict(row) for row in rows])
+        session.connection().execute(_insert(model.__table__), [dict(row) for row in rows])
 
 
 def update_row(session: Session, model: type[Base], row_id: int, values: Mapping[str, Any]) -> None:
@@ -52,6 +52,12 @@ def update_loaded(session: Session, instance: Base, values: Mapping[str, Any]) -
     update_row(session, type(instance), inspect(instance).identity[0], values)
     for name, value in values.items():
         set_committed_value(instance, name, value)
+
+
+@lru_cache(maxsize=64)
+def _insert(table: Table) -> Insert:
+    # Built once per table, like the updates below.
+    return insert(table)
 
 
 @lru_cache(maxsize=64)
