@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import select, text
 
-from postdesk.store.migrate import current_revisions, head_revisions, require_current, upgrade
-from postdesk.store.models import Base
-from postdesk.store.session import open_store
+from conftest import make_mail
+from postdesk.app import open_desk
+from postdesk.config import load_settings
+from postdesk.ingest.spool import read_inbound
+from postdesk.store.migrate import (
+    SCRIPT_LOCATION,
+    current_revisions,
+    head_revisions,
+    require_current,
+    upgrade,
+)
+from postdesk.store.models import Base, Message
+from postdesk.store.session import Store, open_store
 
 
 def test_migrated_schema_matches_the_models(tmp_path: Path, databases) -> None:
@@ -26,3 +40,45 @@ def test_migrated_schema_matches_the_models(tmp_path: Path, databases) -> None:
 def test_one_line_of_history() -> None:
     """Feature branches each add a migration; merged, they must form one chain."""
     assert len(head_revisions()) == 1
+
+
+def test_spooled_bytes_move_to_their_own_table_and_back(tmp_path: Path, databases) -> None:
+    """0012 moves each spooled message's bytes out of `inbound` (whose rows messages refer to) and
+    a downgrade puts them back; a message spooled before the upgrade is processed after it."""
+    url = databases.url(tmp_path, "m")
+    store = open_store(url)
+    upgrade(store, "0011")
+    raw = make_mail(subject="Vor dem Update").as_bytes()
+    with store.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO inbound"
+                " (received_at, via, envelope_from, recipients, raw, size, status, attempts)"
+                " VALUES (:at, 'smtp', 'kim@customer.example', '[\"support@example.com\"]',"
+                " :raw, :size, 'pending', 0)"
+            ),
+            {"at": datetime(2026, 11, 23, 9, 0), "raw": raw, "size": len(raw)},
+        )
+    upgrade(store)
+    with store.engine.connect() as connection:
+        assert connection.execute(text("SELECT inbound_id, raw FROM inbound_raw")).all() == [(1, raw)]
+    settings = load_settings(None, {"POSTDESK_STORE__URL": url})
+    desk = open_desk(settings)
+    assert desk.processor().process_pending() == 1
+    with store.read() as session:
+        assert read_inbound(session, 1) is not None
+        assert session.scalar(select(Message.subject)) == "Vor dem Update"
+    desk.store.dispose()
+
+    _downgrade(store, "0011")
+    with store.engine.connect() as connection:
+        assert connection.execute(text("SELECT raw FROM inbound")).scalar_one() == raw
+    store.dispose()
+
+
+def _downgrade(store: Store, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", SCRIPT_LOCATION)
+    with store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
@@ -13,9 +14,10 @@ from sqlalchemy.orm import Session
 from conftest import Desk, toml_dump
 from postdesk.config.model import Settings
 from postdesk.ingest.mailgate import deliver
+from postdesk.ingest.spool import read_inbound
 from postdesk.mail import Address
 from postdesk.pipeline import STAGES, prepare, run_stages
-from postdesk.stage import InboundMessage, Stage, StageEnv, Work
+from postdesk.stage import Stage, StageEnv, Work
 from postdesk.store.migrate import upgrade
 from postdesk.store.models import Inbound, Message, Ticket
 from postdesk.store.record import contact_for
@@ -124,7 +126,9 @@ def process(
         row = session.get_one(Inbound, inbound_id)
         row.received_at = now
         row.status = "done"
-        inbound = InboundMessage(row.id, now, row.via, row.envelope_from, tuple(row.recipients), row.raw)
+        spooled = read_inbound(session, inbound_id)
+        assert spooled is not None
+        inbound = replace(spooled, received_at=now)
         env = StageEnv(session, settings, now, b"test-secret", MailTemplates())
         return run_stages(prepare(Work(inbound=inbound), settings), env, stages)
 

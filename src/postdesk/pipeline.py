@@ -25,10 +25,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,6 +39,7 @@ from postdesk.dedupe.index import CandidateIndex
 from postdesk.faq.index import FaqIndex
 from postdesk.features import collect_feature_request
 from postdesk.ingest import stages as ingest
+from postdesk.ingest.spool import SELECT_INBOUND, inbound_message
 from postdesk.machine_mail import file_abuse_report
 from postdesk.ops.metrics import Metrics, NoMetrics
 from postdesk.replies.acknowledge import acknowledge
@@ -272,9 +271,9 @@ class Processor:
     def _peek(self, size: int) -> list[InboundMessage]:
         with self.store.read() as session:
             rows = session.execute(
-                select(*_INBOUND_COLUMNS).where(Inbound.status == "pending").order_by(Inbound.id).limit(size)
+                SELECT_INBOUND.where(Inbound.status == "pending").order_by(Inbound.id).limit(size)
             ).all()
-            return [_inbound_message(row) for row in rows]
+            return [inbound_message(row) for row in rows]
 
     def _try_prepare(self, inbound: InboundMessage) -> Work | None:
         try:
@@ -294,16 +293,6 @@ class Processor:
         return count
 
 
-_INBOUND_COLUMNS = (
-    Inbound.id,
-    Inbound.received_at,
-    Inbound.via,
-    Inbound.envelope_from,
-    Inbound.recipients,
-    Inbound.raw,
-)
-
-
 def _still_pending(session: Session, peeked: list[int]) -> set[int]:
     """SQLite: the transaction already holds the write lock, so the peeked rows
     still pending are ours (no other worker can finish them meanwhile)."""
@@ -314,13 +303,12 @@ def _still_pending(session: Session, peeked: list[int]) -> set[int]:
 def _claim_batch(session: Session, size: int) -> list[InboundMessage]:
     """PostgreSQL: lock up to SIZE of the oldest pending messages no other worker holds."""
     rows = session.execute(
-        select(*_INBOUND_COLUMNS)
-        .where(Inbound.status == "pending")
+        SELECT_INBOUND.where(Inbound.status == "pending")
         .order_by(Inbound.id)
         .limit(size)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=Inbound)
     ).all()
-    return [_inbound_message(row) for row in rows]
+    return [inbound_message(row) for row in rows]
 
 
 def _log_processed(work: Work, result: str) -> None:
@@ -353,17 +341,6 @@ def retry_failed(store: Store) -> int:
     with store.transaction() as session:
         result = session.execute(update(Inbound).where(Inbound.status == "failed").values(status="pending"))
         return result.rowcount or 0
-
-
-def _inbound_message(row: Row[Any]) -> InboundMessage:
-    return InboundMessage(
-        id=row.id,
-        received_at=row.received_at,
-        via=row.via,
-        envelope_from=row.envelope_from,
-        recipients=tuple(row.recipients),
-        raw=row.raw,
-    )
 
 
 def _mark_failed(session: Session, inbound_id: int, error: Exception, now: datetime) -> None:

@@ -12,10 +12,11 @@ from dataclasses import replace
 from sqlalchemy import select
 
 from postdesk.ingest.parse import parse_mail
+from postdesk.ingest.spool import read_inbound
 from postdesk.mail import Address
 from postdesk.replies.acknowledge import acknowledge
-from postdesk.stage import InboundMessage, StageEnv, Work
-from postdesk.store.models import DedupeEntry, DedupeLabel, Inbound, Message
+from postdesk.stage import StageEnv, Work
+from postdesk.store.models import DedupeEntry, DedupeLabel, Message
 from postdesk.store.queries import DUPLICATE
 from postdesk.store.record import _open_ticket  # the store stage's own way of opening a ticket
 from postdesk.triage import triage
@@ -38,22 +39,11 @@ def unmerge(message_row_id: int, env: StageEnv) -> tuple[int, int]:
             f"message {message_row_id} was not merged by dedupe (it is on ticket {message.ticket_id} "
             f"by {message.threaded_by})"
         )
-    inbound = session.get(Inbound, message.inbound_id) if message.inbound_id is not None else None
+    inbound = read_inbound(session, message.inbound_id) if message.inbound_id is not None else None
     if inbound is None:
         raise UndoError(f"message {message_row_id} has no stored original mail to open a ticket from")
     mail = parse_mail(inbound.raw)
-    work = Work(
-        inbound=InboundMessage(
-            inbound.id,
-            inbound.received_at,
-            inbound.via,
-            inbound.envelope_from,
-            tuple(inbound.recipients),
-            inbound.raw,
-        ),
-        mail=mail,
-        kind=message.kind,
-    )
+    work = Work(inbound=inbound, mail=mail, kind=message.kind)
     work = triage(work, env)
     sender = mail.from_ or Address(email=message.from_email)
     ticket = _open_ticket(session, mail, sender, work, env)
