@@ -5,6 +5,8 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -12,8 +14,12 @@ from sqlalchemy import select
 from agents_support import ANNA, KIM, kinds, start_agent_desk
 from conftest import make_mail
 from corpus import corpus_dir
+from postdesk.app import open_desk
+from postdesk.config import load_settings
+from postdesk.ingest.mailgate import deliver
 from postdesk.ingest.parse import parse_mail
 from postdesk.replies.bounce import bounce_facts, returned_message_ids
+from postdesk.replies.delivery import Envelope, MaildirTransport
 from postdesk.store.models import Outbox
 from test_delivery import relay_port, start_sink  # noqa: F401 - relay_port is a fixture
 
@@ -75,6 +81,40 @@ def test_a_real_bounce_of_an_acknowledgement_marks_it_failed(make_desk, relay_po
         assert recipients.count(KIM) == 1 and all("daemon" not in r.lower() for r in recipients)
     finally:
         controller.stop()
+
+
+def test_a_bounce_filed_while_its_mail_is_in_flight_is_not_overwritten(tmp_path: Path, databases) -> None:
+    """The relay takes the acknowledgement and the remote server's bounce is filed before the
+    sender records the send: the outbox row stays failed (the bounce is the later news)."""
+    settings = load_settings(
+        None,
+        {
+            "POSTDESK_STORE__URL": databases.url(tmp_path),
+            "POSTDESK_OUTBOUND__TRANSPORT": f"maildir:{tmp_path / 'outbox'}",
+            "POSTDESK_DESK__SECRET": "test",
+        },
+    )
+    desk = open_desk(settings, migrate=True)
+    processor = desk.processor()
+    deliver(desk.store, make_mail(sender=f"Kim <{KIM}>").as_bytes(), KIM, ("support@example.com",))
+    processor.process_pending()
+
+    class BouncedInFlight(MaildirTransport):
+        def send(self, mail: Envelope) -> None:
+            super().send(mail)
+            bounce = corpus_mail("lhost-postfix-03.eml").replace(
+                b"20140701000000.000000000000@e1.example.ne.jp", mail.message_id.encode()
+            )
+            deliver(desk.store, bounce, "", ("support@example.com",))
+            assert processor.process_pending() == 1
+
+    sender = replace(desk.sender(), transport=BouncedInFlight(tmp_path / "outbox"))
+    assert sender.send_due() == (1, 0)
+    with desk.store.read() as session:
+        row = session.execute(select(Outbox)).scalar_one()
+    assert row.status == "failed" and row.last_error.startswith("bounced: 5.0.0")
+    assert row.sent_at is not None and row.attempts == 1
+    desk.store.dispose()
 
 
 def test_the_returned_message_id_is_found_in_nearly_every_corpus_bounce() -> None:

@@ -6,7 +6,8 @@ that mark is the one window where a mail can go out twice; the mail then
 carries the same Message-ID both times. The maildir transport names each
 file after its outbox row, which closes even that window for it.
 Temporary failures (4xx, connection errors) retry with exponential backoff;
-a 5xx is final and recorded.
+a 5xx is final and recorded. A bounce filed while the mail was in flight
+keeps its row ``failed``.
 """
 
 from __future__ import annotations
@@ -173,10 +174,22 @@ class Sender:
 
     def _record_sent(self, mail: Envelope) -> None:
         with self.store.transaction() as session:
-            row = session.get_one(Outbox, mail.outbox_id)
-            row.status, row.sent_at, row.lease_until = "sent", datetime.now(UTC), None
+            row = session.get_one(Outbox, mail.outbox_id, with_for_update=True)
+            row.sent_at, row.lease_until = datetime.now(UTC), None
             row.attempts += 1
-        log.info("sent outbox %d <%s> to %s", mail.outbox_id, mail.message_id, ", ".join(mail.recipients))
+            # The relay took the mail, and its bounce may already have been filed
+            # (a fast remote refusal, or this process slow to get here): the
+            # bounce is the later news, so a failed row stays failed.
+            bounced = row.status == "failed"
+            if not bounced:
+                row.status = "sent"
+        log.info(
+            "sent outbox %d <%s> to %s%s",
+            mail.outbox_id,
+            mail.message_id,
+            ", ".join(mail.recipients),
+            " (its bounce was filed before this was recorded; it stays failed)" if bounced else "",
+        )
 
     def _record_failure(self, mail: Envelope, error: Exception) -> None:
         now = datetime.now(UTC)
