@@ -78,7 +78,7 @@ def clusters_of(session: Session, ticket_ids: list[int]) -> dict[int, int]:
             DedupeClusterMember.ticket_id.in_(ticket_ids)
         )
     )
-    return {ticket: cluster for ticket, cluster in rows.tuples()}
+    return {ticket: cluster for ticket, cluster in rows}
 
 
 def list_clusters(session: Session) -> list[dict[str, Any]]:
