@@ -22,6 +22,9 @@ from typing import Any
 import pytest
 
 from pg_support import Databases, backends, require_postgresql
+from postdesk.app import Desk as InProcessDesk
+from postdesk.app import open_desk
+from postdesk.config import load_settings
 from postdesk.store.session import Store, open_store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -77,6 +80,20 @@ def make_mail(
     for name, value in headers.items():
         message[name.replace("_", "-")] = value
     return message
+
+
+def open_local_desk(tmp_path: Path, databases: Databases, **env: str) -> InProcessDesk:
+    """A desk opened in the test's own process (no server): store migrated, outbound to a maildir."""
+    settings = load_settings(
+        None,
+        {
+            "POSTDESK_STORE__URL": databases.url(tmp_path),
+            "POSTDESK_OUTBOUND__TRANSPORT": f"maildir:{tmp_path / 'outbox'}",
+            "POSTDESK_DESK__SECRET": "test",
+            **env,
+        },
+    )
+    return open_desk(settings, migrate=True)
 
 
 @dataclass

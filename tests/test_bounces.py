@@ -12,10 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from agents_support import ANNA, KIM, kinds, start_agent_desk
-from conftest import make_mail
+from conftest import make_mail, open_local_desk
 from corpus import corpus_dir
-from postdesk.app import open_desk
-from postdesk.config import load_settings
 from postdesk.ingest.mailgate import deliver
 from postdesk.ingest.parse import parse_mail
 from postdesk.replies.bounce import bounce_facts, returned_message_ids
@@ -86,15 +84,7 @@ def test_a_real_bounce_of_an_acknowledgement_marks_it_failed(make_desk, relay_po
 def test_a_bounce_filed_while_its_mail_is_in_flight_is_not_overwritten(tmp_path: Path, databases) -> None:
     """The relay takes the acknowledgement and the remote server's bounce is filed before the
     sender records the send: the outbox row stays failed (the bounce is the later news)."""
-    settings = load_settings(
-        None,
-        {
-            "POSTDESK_STORE__URL": databases.url(tmp_path),
-            "POSTDESK_OUTBOUND__TRANSPORT": f"maildir:{tmp_path / 'outbox'}",
-            "POSTDESK_DESK__SECRET": "test",
-        },
-    )
-    desk = open_desk(settings, migrate=True)
+    desk = open_local_desk(tmp_path, databases)
     processor = desk.processor()
     deliver(desk.store, make_mail(sender=f"Kim <{KIM}>").as_bytes(), KIM, ("support@example.com",))
     processor.process_pending()

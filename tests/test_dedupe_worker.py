@@ -7,9 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from conftest import make_mail
-from postdesk.app import Desk, open_desk
-from postdesk.config import load_settings
+from conftest import InProcessDesk, make_mail, open_local_desk
 from postdesk.ingest.mailgate import deliver
 from postdesk.store.models import DedupeEntry, Inbound
 from postdesk.store.queries import ticket_detail
@@ -18,15 +16,7 @@ BODY = "Hallo,\n\nmein Postfach ist voll und ich bekomme keine E-Mails mehr.\n\n
 
 
 def test_the_worker_keeps_and_rebuilds_its_index(tmp_path: Path, databases) -> None:
-    settings = load_settings(
-        None,
-        {
-            "POSTDESK_STORE__URL": databases.url(tmp_path),
-            "POSTDESK_OUTBOUND__TRANSPORT": f"maildir:{tmp_path / 'outbox'}",
-            "POSTDESK_DESK__SECRET": "test",
-        },
-    )
-    desk = open_desk(settings, migrate=True)
+    desk = open_local_desk(tmp_path, databases)
     processor = desk.processor()
     assert processor.dedupe_index is not None and len(processor.dedupe_index) == 0
 
@@ -53,27 +43,14 @@ def test_the_worker_keeps_and_rebuilds_its_index(tmp_path: Path, databases) -> N
     desk.store.dispose()
 
 
-def _desk(tmp_path: Path, databases, **more: str) -> Desk:
-    settings = load_settings(
-        None,
-        {
-            "POSTDESK_STORE__URL": databases.url(tmp_path),
-            "POSTDESK_OUTBOUND__TRANSPORT": f"maildir:{tmp_path / 'outbox'}",
-            "POSTDESK_DESK__SECRET": "test",
-            **more,
-        },
-    )
-    return open_desk(settings, migrate=True)
-
-
-def _send(desk: Desk, subject: str, **headers: str) -> None:
+def _send(desk: InProcessDesk, subject: str, **headers: str) -> None:
     mail = make_mail(sender="Kim <kim@customer.example>", subject=subject, body=BODY, **headers)
     deliver(desk.store, mail.as_bytes(), "kim@customer.example", ("support@example.com",))
 
 
 def test_a_repeat_in_the_same_batch_is_merged(tmp_path: Path, databases) -> None:
     """One batch, one transaction: the second mail is decided on with the first one already filed."""
-    desk = _desk(tmp_path, databases)
+    desk = open_local_desk(tmp_path, databases)
     processor = desk.processor()
     _send(desk, "Postfach voll")
     _send(desk, "Postfach voll!!!")
@@ -92,7 +69,7 @@ def test_a_mail_rolled_back_after_filing_leaves_the_index(tmp_path: Path, databa
     broken = tmp_path / "templates" / "de"
     broken.mkdir(parents=True)
     (broken / "acknowledgement.txt").write_text("{% block subject %}{{ 1 / 0 }}{% endblock %}\n")
-    desk = _desk(tmp_path, databases, POSTDESK_TEMPLATES__PATH=str(tmp_path / "templates"))
+    desk = open_local_desk(tmp_path, databases, POSTDESK_TEMPLATES__PATH=str(tmp_path / "templates"))
     processor = desk.processor()
     _send(desk, "Postfach voll")  # German: its acknowledgement fails to render
     processor.process_pending()
