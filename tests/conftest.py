@@ -28,7 +28,6 @@ from postdesk.config import load_settings
 from postdesk.store.session import Store, open_store
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "corpus"
 
 
 def free_port() -> int:

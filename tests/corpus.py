@@ -1,18 +1,24 @@
 """The shared mail corpus (../shared/corpus): where it is, what in it is mail, expectations.
 
-Tests that read it call `corpus_dir()`, which skips the test with a clear
-reason when the folder is absent (a user's clone has no ../shared).
+Every test that reads it goes through `corpus_dir()` or `corpus_file()`,
+which skip the test with a clear reason when the folder or file is absent
+(a user's clone has no ../shared). tests/test_corpus_access.py fails when a
+test module reaches the corpus another way. `POSTDESK_TEST_CORPUS` points
+the tests at another folder: `.ci/run` points it at an empty one to prove
+that a plain clone skips these tests instead of failing them.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+DEFAULT_CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+CORPUS = Path(os.environ.get("POSTDESK_TEST_CORPUS") or DEFAULT_CORPUS)
 SISIMAI = "sisimai-set-of-emails/maildir"
 ZAMMAD_MAIL = "zammad/test/data/mail"
 
@@ -33,9 +39,17 @@ MAIL_GLOBS = (
 
 
 def corpus_dir() -> Path:
-    if not CORPUS.is_dir():
+    if not CORPUS.is_dir() or next(CORPUS.iterdir(), None) is None:
         pytest.skip(f"mail corpus not found at {CORPUS} (it lives beside the project in CI)")
     return CORPUS
+
+
+def corpus_file(relative: str) -> Path:
+    """One file of the corpus; skips the test when it is absent."""
+    path = corpus_dir() / relative
+    if not path.is_file():
+        pytest.skip(f"corpus file {path} is absent")
+    return path
 
 
 def all_files() -> list[Path]:

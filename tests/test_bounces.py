@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from agents_support import ANNA, KIM, kinds, start_agent_desk
 from conftest import make_mail, open_local_desk
-from corpus import corpus_dir
+from corpus import corpus_dir, corpus_file
 from postdesk.ingest.mailgate import deliver
 from postdesk.ingest.parse import parse_mail
 from postdesk.replies.bounce import bounce_facts, returned_message_ids
@@ -26,7 +26,7 @@ RETURNED_ID = re.compile(rb"(?im)^message-id:\s*<?([^\s<>]+)>?")
 
 
 def corpus_mail(name: str) -> bytes:
-    return (corpus_dir() / BSD / name).read_bytes()
+    return corpus_file(f"{BSD}/{name}").read_bytes()
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from conftest import CORPUS, Desk, free_port, make_mail
+from conftest import Desk, free_port, make_mail
+from corpus import ZAMMAD_MAIL, corpus_dir
 from imap_support import (
     DOVECOT,
     PASSWORD,
@@ -34,8 +35,6 @@ from test_operations import http_get, samples
 pytestmark = pytest.mark.skipif(
     not DOVECOT.exists(), reason="Dovecot (Debian dovecot-imapd) is not installed"
 )
-
-ZAMMAD = CORPUS / "zammad" / "test" / "data" / "mail"
 
 # What these tests check happens between postdesk and the IMAP server, not in
 # the store: they run on SQLite only. The tests of the mailbox state (import,
@@ -114,9 +113,9 @@ def log_of(desk: Desk) -> str:
 def test_appended_mail_becomes_tickets_and_moves_to_processed(
     imap: Dovecot, make_desk: Callable[..., Desk]
 ) -> None:
-    corpus = sorted(ZAMMAD.glob("mail00*.box"))
+    corpus = sorted((corpus_dir() / ZAMMAD_MAIL).glob("mail00*.box"))
     if not corpus:
-        pytest.skip(f"corpus not present at {ZAMMAD}")
+        pytest.skip(f"no Zammad mail in {corpus_dir() / ZAMMAD_MAIL}")
     mails: list[EmailMessage | bytes] = [path.read_bytes() for path in corpus]
     mails.append(make_mail(subject="Ich komme nicht mehr an meine E-Mails"))
     imap.append("INBOX", mails)

@@ -10,7 +10,8 @@ from email.message import EmailMessage
 import pytest
 from sqlalchemy import func, select, update
 
-from conftest import CORPUS, Desk, free_port, make_mail
+from conftest import Desk, free_port, make_mail
+from corpus import corpus_file
 from machine_mail_support import AutoResponder, reply_to, start_responder
 from postdesk.store.models import Inbound, Message, Outbox, Ticket
 from test_desk_e2e import wait_for_outbox, wait_processed
@@ -110,9 +111,9 @@ def test_auto_replies_attach_do_not_reopen_and_get_no_answer(desk: Desk) -> None
 
 
 def test_abuse_reports_stay_out_of_customer_queues(desk: Desk) -> None:
+    arf = corpus_file("sisimai-set-of-emails/maildir/bsd/arf-01.eml").read_bytes()
     desk.send(make_mail(body="Mein Login klappt nicht.\n"))
     [ack] = wait_for_outbox(desk, 1)
-    arf = (CORPUS / "sisimai-set-of-emails" / "maildir" / "bsd" / "arf-01.eml").read_bytes()
     # A complaint about our own acknowledgement, whose headers point at it.
     threaded = arf.replace(
         b"Message-ID:", f"In-Reply-To: {ack['Message-ID']}\nMessage-ID:".encode(), 1

@@ -14,7 +14,7 @@ from conftest import Desk, make_mail
 from postdesk.store.models import Inbound, Outbox, Ticket
 from test_desk_e2e import wait_for_outbox, wait_processed
 from voicemail_support import (
-    SNDHDR_WAV,
+    corpus_wav,
     asterisk_mail,
     transcriber_script,
     wav_bytes,
@@ -202,9 +202,8 @@ def test_broken_or_missing_recordings_are_kept_and_flagged(desk: Desk) -> None:
     assert all(row["callback"] for row in tickets(desk))
 
 
-@pytest.mark.skipif(not SNDHDR_WAV.exists(), reason=f"corpus file {SNDHDR_WAV} is absent")
 def test_corpus_wav_and_asterisk_wav49_naming(desk: Desk) -> None:
-    audio = SNDHDR_WAV.read_bytes()
+    audio = corpus_wav()
     # format=wav49 names the file msg0000.WAV and the type audio/x-WAV.
     raw = asterisk_mail(number="0301234567", audio=audio, filename="msg0000.WAV", content_type="audio/x-WAV")
     send_and_wait(desk, raw)

@@ -17,7 +17,7 @@ from postdesk.voicemail.numbers import display, normalise
 from postdesk.voicemail.signature import signature_numbers
 from postdesk.voicemail.sources import ASTERISK, active_sources, matching_source, parse_seconds, read_call
 from postdesk.voicemail.transcribe import run_command
-from voicemail_support import SNDHDR_WAV, asterisk_mail, wav_bytes
+from voicemail_support import asterisk_mail, corpus_wav, wav_bytes
 
 
 @pytest.mark.parametrize(
@@ -131,8 +131,10 @@ def test_recording_checks() -> None:
     assert "truncated" in (check_recording(good[:500]).problem or "")
     assert "empty" in (check_recording(b"").problem or "")
     assert check_recording(b"no audio here" * 20).seconds is None
-    if SNDHDR_WAV.exists():
-        assert check_recording(SNDHDR_WAV.read_bytes()).problem is None
+
+
+def test_a_real_wav_file_of_the_corpus_is_a_good_recording() -> None:
+    assert check_recording(corpus_wav()).problem is None
 
 
 def test_the_recording_is_the_audio_attachment() -> None:

@@ -18,9 +18,16 @@ from email.utils import formataddr
 from pathlib import Path
 from typing import Any
 
-from conftest import CORPUS, Desk, toml_dump
+from conftest import Desk, toml_dump
+from corpus import corpus_file
 
-SNDHDR_WAV = CORPUS / "cpython-test_email" / "payloads" / "sndhdr.wav"
+# A real WAV file of the corpus (CPython's email tests' sndhdr sample).
+SNDHDR_WAV = "cpython-test_email/payloads/sndhdr.wav"
+
+
+def corpus_wav() -> bytes:
+    """The corpus' WAV file; skips the test when the corpus is absent."""
+    return corpus_file(SNDHDR_WAV).read_bytes()
 
 # Asterisk's emaildateformat default, "%A, %B %d, %Y at %r".
 ASTERISK_DATE = "Monday, November 23, 2026 at 10:15:03 AM"
