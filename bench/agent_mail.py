@@ -27,8 +27,8 @@ from sqlalchemy import select
 
 from common import machine, progress, realistic_mails
 from postdesk.config.model import Settings
-from postdesk.ingest.mailgate import deliver
-from postdesk.pipeline import Processor
+from postdesk.pipeline.worker import Processor
+from postdesk.receive.mailgate import deliver
 from postdesk.store.migrate import upgrade
 from postdesk.store.models import Outbox
 from postdesk.store.session import open_store

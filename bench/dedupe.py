@@ -28,8 +28,8 @@ from pathlib import Path
 from common import machine, progress
 from postdesk.config.model import Settings
 from postdesk.dedupe.normalise import NormalMail
-from postdesk.dedupe.stage import build_index, decide_for, new_index
-from postdesk.stage import StageEnv
+from postdesk.pipeline.env import StageEnv
+from postdesk.pipeline.stages.dedupe import build_index, decide_for, new_index
 from postdesk.store.migrate import upgrade
 from postdesk.store.session import open_store
 from postdesk.templates.render import MailTemplates

@@ -24,11 +24,11 @@ from pathlib import Path
 from sqlalchemy import select
 
 from common import CORPUS, machine
-from postdesk.app import open_desk
+from postdesk.classify.kind import classify
 from postdesk.config import load_settings
-from postdesk.ingest.classify import classify
-from postdesk.ingest.parse import parse_mail
-from postdesk.ingest.spool import Received, spool_messages
+from postdesk.parse.mime import parse_mail
+from postdesk.receive.spool import Received, spool_messages
+from postdesk.runtime.desk import open_desk
 from postdesk.store.models import Inbound, Message, Outbox, Ticket
 
 BSD = CORPUS / "sisimai-set-of-emails" / "maildir" / "bsd"

@@ -24,7 +24,7 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
-from postdesk.ingest.parse import parse_mail
+from postdesk.parse.mime import parse_mail
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common import machine, progress, realistic_mails
-from postdesk.app import open_desk
 from postdesk.config import load_settings
-from postdesk.ingest.spool import Received, spool_messages
 from postdesk.ops.metrics import NoMetrics
+from postdesk.receive.spool import Received, spool_messages
+from postdesk.runtime.desk import open_desk
 
 
 @dataclass(frozen=True)

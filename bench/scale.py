@@ -31,10 +31,10 @@ from ingest import run_bare, run_postdesk
 
 sys.path.insert(0, str(REPO / "tests"))
 from pg_support import create_database, drop_database, unreachable_reason  # noqa: E402
-from postdesk.app import open_desk  # noqa: E402
 from postdesk.config import load_settings  # noqa: E402
-from postdesk.ingest.spool import Received, spool_messages  # noqa: E402
-from postdesk.pipeline import CLAIM_BATCH  # noqa: E402
+from postdesk.pipeline.worker import CLAIM_BATCH  # noqa: E402
+from postdesk.receive.spool import Received, spool_messages  # noqa: E402
+from postdesk.runtime.desk import open_desk  # noqa: E402
 
 SPAWN = multiprocessing.get_context("spawn")
 _R = TypeVar("_R")

@@ -24,15 +24,16 @@ from zoneinfo import ZoneInfo
 
 from common import machine, progress, realistic_mails
 from postdesk.config.model import Settings
-from postdesk.ingest.parse import parse_mail
-from postdesk.response_times import expected_response
-from postdesk.stage import InboundMessage, StageEnv, Work
-from postdesk.stats import collect
+from postdesk.core.work import InboundMessage, Work
+from postdesk.parse.mime import parse_mail
+from postdesk.pipeline.env import StageEnv
+from postdesk.reports.stats import collect
 from postdesk.store.migrate import upgrade
 from postdesk.store.models import Contact, Message, Ticket
 from postdesk.store.session import open_store
 from postdesk.templates.render import MailTemplates
-from postdesk.triage import decide
+from postdesk.triage.response_times import expected_response
+from postdesk.triage.rules import decide
 
 WORDS = ["kein Zugriff", "komme nicht mehr", "locked out", "server down", "Kündigung", "Rechnung"]
 RULES = [

@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 from pg_support import Databases, backends, require_postgresql
-from postdesk.app import Desk as InProcessDesk
-from postdesk.app import open_desk
 from postdesk.config import load_settings
+from postdesk.runtime.desk import Desk as InProcessDesk
+from postdesk.runtime.desk import open_desk
 from postdesk.store.session import Store, open_store
 
 REPO = Path(__file__).resolve().parents[1]

@@ -119,7 +119,7 @@ def mailgate_command(folder: Path) -> str:
     launcher.write_text(
         "import site, sys\n"
         f"site.addsitedir({sysconfig.get_paths()['purelib']!r})\n"
-        "from postdesk.cli import main\n"
+        "from postdesk.cli.main import main\n"
         "sys.exit(main())\n"
     )
     launcher.chmod(0o644)

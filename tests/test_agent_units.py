@@ -9,7 +9,7 @@ from postdesk.agents.auth import authenticated
 from postdesk.agents.commands import read_commands
 from postdesk.agents.directory import agents_to_notify, find_agents
 from postdesk.config.model import Settings
-from postdesk.ingest.parse import parse_mail
+from postdesk.parse.mime import parse_mail
 from postdesk.store.models import Ticket
 from triage_support import settings_from
 

@@ -20,7 +20,7 @@ from agents_support import (
 )
 from conftest import make_mail
 from postdesk.store.models import Ticket
-from postdesk.threading.tokens import AGENT, make_token, reply_address
+from postdesk.threads.tokens import AGENT, make_token, reply_address
 
 
 @pytest.fixture

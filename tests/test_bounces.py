@@ -14,10 +14,10 @@ from sqlalchemy import select
 from agents_support import ANNA, KIM, kinds, start_agent_desk
 from conftest import make_mail, open_local_desk
 from corpus import corpus_dir, corpus_file
-from postdesk.ingest.mailgate import deliver
-from postdesk.ingest.parse import parse_mail
-from postdesk.replies.bounce import bounce_facts, returned_message_ids
-from postdesk.replies.delivery import Envelope, MaildirTransport
+from postdesk.deliver.delivery import Envelope, MaildirTransport
+from postdesk.parse.mime import parse_mail
+from postdesk.pipeline.stages.bounce import bounce_facts, returned_message_ids
+from postdesk.receive.mailgate import deliver
 from postdesk.store.models import Outbox
 from test_delivery import relay_port, start_sink  # noqa: F401 - relay_port is a fixture
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from corpus import ZAMMAD_MAIL, corpus_dir, sisimai
-from postdesk.ingest.classify import Classification, MailKind, classify, is_own_address
-from postdesk.ingest.parse import parse_mail
-from postdesk.mail import Mail
+from postdesk.classify.kind import Classification, MailKind, classify, is_own_address
+from postdesk.core.mail import Mail
+from postdesk.parse.mime import parse_mail
 
 OWN = frozenset({"support@example.com", "billing@example.com"})
 

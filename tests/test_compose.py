@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 
-from postdesk.mail import Attachment
-from postdesk.replies.compose import Outgoing, render
+from postdesk.core.mail import Attachment
+from postdesk.deliver.compose import Outgoing, render
 
 WHEN = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 

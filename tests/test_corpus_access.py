@@ -16,6 +16,7 @@ GATE = "corpus.py"
 THIS = Path(__file__).name  # its own example strings are not offences
 # Only functions that skip when the corpus is absent may leave corpus.py.
 RAW_PATHS = {"CORPUS", "DEFAULT_CORPUS"}
+USE_HELPER = "use corpus_dir()/corpus_file()"
 
 
 def _offences(path: Path) -> list[str]:
@@ -29,10 +30,14 @@ def _offences(path: Path) -> list[str]:
         elif isinstance(node, ast.ImportFrom) and node.module == "corpus":
             for alias in node.names:
                 if alias.name in RAW_PATHS:
-                    found.append(f"{path.name}:{node.lineno}: imports {alias.name}; use corpus_dir()/corpus_file()")
-        elif isinstance(node, ast.Attribute) and node.attr in RAW_PATHS:
-            if isinstance(node.value, ast.Name) and node.value.id == "corpus":
-                found.append(f"{path.name}:{node.lineno}: uses corpus.{node.attr}; use corpus_dir()/corpus_file()")
+                    found.append(f"{path.name}:{node.lineno}: imports {alias.name}; {USE_HELPER}")
+        elif (
+            isinstance(node, ast.Attribute)
+            and node.attr in RAW_PATHS
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "corpus"
+        ):
+            found.append(f"{path.name}:{node.lineno}: uses corpus.{node.attr}; {USE_HELPER}")
     return found
 
 

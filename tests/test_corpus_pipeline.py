@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 
 from corpus import mail_files, mbox_messages
 from pg_support import backends, postgres_database
-from postdesk.app import open_desk
-from postdesk.cli import main
+from postdesk.cli.main import main
 from postdesk.config import load_settings
+from postdesk.runtime.desk import open_desk
 from postdesk.store.models import Inbound, Message, Outbox
 
 

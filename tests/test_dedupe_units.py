@@ -13,7 +13,7 @@ from postdesk.config.model import DEFAULT_DEDUPE_RULES, DedupeRule
 from postdesk.dedupe.index import CandidateIndex, Entry, proposed
 from postdesk.dedupe.normalise import identifiers, normalise_body, normalise_mail, normalise_subject
 from postdesk.dedupe.rules import decide, score_pair
-from postdesk.ingest.parse import parse_mail
+from postdesk.parse.mime import parse_mail
 
 SAME_SENDER, CLUSTER = DEFAULT_DEDUPE_RULES
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

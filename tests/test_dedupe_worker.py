@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from conftest import InProcessDesk, make_mail, open_local_desk
-from postdesk.ingest.mailgate import deliver
+from postdesk.receive.mailgate import deliver
 from postdesk.store.models import DedupeEntry, Inbound
 from postdesk.store.queries import ticket_detail
 

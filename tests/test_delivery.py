@@ -13,7 +13,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from conftest import free_port, make_mail
-from postdesk.replies.delivery import Envelope, MaildirTransport
+from postdesk.deliver.delivery import Envelope, MaildirTransport
 from postdesk.store.models import Outbox
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import Desk, make_mail
-from postdesk.features import request_text, similarity
+from postdesk.features.requests import request_text, similarity
 from triage_support import ISSUE_RULES, configure
 
 WISHES = [

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from postdesk.hours import BusinessHours, parse_duration, parse_week
+from postdesk.core.hours import BusinessHours, parse_duration, parse_week
 
 BERLIN = ZoneInfo("Europe/Berlin")
 OFFICE = BusinessHours.parse("Mo-Fr 08:00-18:00", "Europe/Berlin")

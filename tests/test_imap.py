@@ -445,8 +445,8 @@ def test_mail_stored_but_not_yet_moved_is_moved_not_stored_again(
 ) -> None:
     """The window a crash can hit: the spool commit (with the last UID) is done,
     the MOVE is not. Recreated here exactly as the reader writes it."""
-    from postdesk.ingest.imap_state import Advance, apply
-    from postdesk.ingest.spool import Received, spool_messages
+    from postdesk.receive.imap.state import Advance, apply
+    from postdesk.receive.spool import Received, spool_messages
 
     mails = customer_mails(4, "window")
     imap.append("INBOX", mails)
@@ -469,7 +469,7 @@ def test_mail_stored_but_not_yet_moved_is_moved_not_stored_again(
 
 
 def test_the_envelope_comes_from_the_delivering_servers_headers() -> None:
-    from postdesk.ingest.imap import _received
+    from postdesk.receive.imap.mailbox import _received
 
     raw = (
         b"Return-Path: <kim@customer.example>\r\n"
@@ -496,7 +496,7 @@ def test_the_watchdog_drops_a_silent_connection_and_the_mailbox_reconnects(
     """In-process: serve's supervision loop calls `watch`; here with a watchdog
     of zero seconds, so the next look finds the mailbox 'silent'."""
     from postdesk.config.model import ImapMailboxSettings
-    from postdesk.ingest.imap_runner import start_mailboxes
+    from postdesk.receive.imap.runner import start_mailboxes
     from postdesk.store.migrate import upgrade
     from postdesk.store.session import open_store
 

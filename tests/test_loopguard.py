@@ -7,9 +7,9 @@ import dataclasses
 import pytest
 
 from corpus import ZAMMAD_MAIL, corpus_dir, sisimai
-from postdesk.ingest.parse import parse_mail
-from postdesk.mail import Mail
-from postdesk.replies.loopguard import Verdict, auto_reply_allowed
+from postdesk.core.mail import Mail
+from postdesk.deliver.loopguard import Verdict, auto_reply_allowed
+from postdesk.parse.mime import parse_mail
 
 OWN = frozenset({"support@example.com"})
 CUSTOMER = "From: Jane Doe <jane@example.org>\nTo: support@example.com\nSubject: My invoice is wrong"

@@ -9,8 +9,9 @@ import pytest
 
 from postdesk.config import ConfigError, load_settings
 from postdesk.config.model import Settings
-from postdesk.machine_mail import file_abuse_report
-from postdesk.stage import InboundMessage, StageEnv, Triaged, Work
+from postdesk.core.work import InboundMessage, Triaged, Work
+from postdesk.pipeline.env import StageEnv
+from postdesk.pipeline.stages.abuse_reports import file_abuse_report
 
 INBOUND = InboundMessage(1, datetime(2026, 11, 23, tzinfo=UTC), "smtp", "", ("support@example.com",), b"")
 

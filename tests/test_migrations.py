@@ -12,9 +12,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import select, text
 
 from conftest import make_mail
-from postdesk.app import open_desk
 from postdesk.config import load_settings
-from postdesk.ingest.spool import read_inbound
+from postdesk.receive.spool import read_inbound
+from postdesk.runtime.desk import open_desk
 from postdesk.store.migrate import (
     SCRIPT_LOCATION,
     current_revisions,

@@ -346,7 +346,7 @@ def test_a_bad_metrics_address_is_one_clear_line(make_desk: Callable[..., Desk])
 def test_queue_depths_are_read_from_the_store_at_scrape(tmp_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from postdesk.ingest.spool import Received, spool_messages
+    from postdesk.receive.spool import Received, spool_messages
     from postdesk.store.migrate import upgrade
     from postdesk.store.session import open_store
 

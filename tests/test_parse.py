@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from corpus import all_files, mail_files, mbox_messages, normalise, zammad_cases
-from postdesk.ingest.parse import MAX_DEPTH, parse_mail
-from postdesk.mail import Address, Mail
+from postdesk.core.mail import Address, Mail
+from postdesk.parse.mime import MAX_DEPTH, parse_mail
 
 # --- the whole corpus ------------------------------------------------------------
 

@@ -8,8 +8,8 @@ import threading
 from sqlalchemy import func, select
 
 from conftest import Desk
-from postdesk.ingest.parse import NUL_DEFECT, parse_mail
-from postdesk.ingest.spool import Received, SpoolWriter
+from postdesk.parse.mime import NUL_DEFECT, parse_mail
+from postdesk.receive.spool import Received, SpoolWriter
 from postdesk.store.migrate import upgrade
 from postdesk.store.models import Inbound, Message
 from postdesk.store.session import open_store

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from corpus import corpus_dir
-from postdesk.ingest.parse import parse_mail
-from postdesk.ingest.reply_text import split_reply
+from postdesk.parse.mime import parse_mail
+from postdesk.parse.reply_text import split_reply
 
 
 def test_german_quote_header_and_closing() -> None:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from conftest import make_mail
-from postdesk.response_times import Waited, expected_response, typical_wait
+from postdesk.triage.response_times import Waited, expected_response, typical_wait
 from triage_support import ISSUE_RULES, add_ticket, configure, migrated_store, settings_from
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from postdesk.stats import collect
+from postdesk.reports.stats import collect
 from triage_support import add_message, add_ticket, open_migrated
 
 UNTIL = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

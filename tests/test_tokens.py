@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from postdesk.threading.tokens import AGENT, ReplyToken, make_token, reply_address, tokens_in, verify
+from postdesk.threads.tokens import AGENT, ReplyToken, make_token, reply_address, tokens_in, verify
 
 SECRET = b"k" * 32
 

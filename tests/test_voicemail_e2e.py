@@ -14,8 +14,8 @@ from conftest import Desk, make_mail
 from postdesk.store.models import Inbound, Outbox, Ticket
 from test_desk_e2e import wait_for_outbox, wait_processed
 from voicemail_support import (
-    corpus_wav,
     asterisk_mail,
+    corpus_wav,
     transcriber_script,
     wav_bytes,
     write_config_with_sources,

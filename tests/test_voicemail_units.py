@@ -11,7 +11,7 @@ import pytest
 
 from postdesk.config import ConfigError, load_settings
 from postdesk.config.model import VoicemailSettings, VoicemailSourceSettings
-from postdesk.ingest.parse import parse_mail
+from postdesk.parse.mime import parse_mail
 from postdesk.voicemail.audio import check_recording, clock, recording_index
 from postdesk.voicemail.numbers import display, normalise
 from postdesk.voicemail.signature import signature_numbers

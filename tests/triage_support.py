@@ -13,14 +13,15 @@ from sqlalchemy.orm import Session
 
 from conftest import Desk, toml_dump
 from postdesk.config.model import Settings
-from postdesk.ingest.mailgate import deliver
-from postdesk.ingest.spool import read_inbound
-from postdesk.mail import Address
+from postdesk.core.mail import Address
+from postdesk.core.work import Work
 from postdesk.pipeline import STAGES, prepare, run_stages
-from postdesk.stage import Stage, StageEnv, Work
+from postdesk.pipeline.env import Stage, StageEnv
+from postdesk.pipeline.stages.store import contact_for
+from postdesk.receive.mailgate import deliver
+from postdesk.receive.spool import read_inbound
 from postdesk.store.migrate import upgrade
 from postdesk.store.models import Inbound, Message, Ticket
-from postdesk.store.record import contact_for
 from postdesk.store.session import Store, open_store
 from postdesk.templates.render import MailTemplates
 

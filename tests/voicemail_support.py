@@ -29,6 +29,7 @@ def corpus_wav() -> bytes:
     """The corpus' WAV file; skips the test when the corpus is absent."""
     return corpus_file(SNDHDR_WAV).read_bytes()
 
+
 # Asterisk's emaildateformat default, "%A, %B %d, %Y at %r".
 ASTERISK_DATE = "Monday, November 23, 2026 at 10:15:03 AM"
 

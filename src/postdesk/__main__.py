@@ -1,3 +1,3 @@
-from postdesk.cli import main
+from postdesk.cli.main import main
 
 main()

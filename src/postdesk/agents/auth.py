@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import authres
 
-from postdesk.mail import Mail
+from postdesk.core.mail import Mail
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from postdesk.agents.directory import find_agents, known_queues
 from postdesk.agents.merge import merge_into
 from postdesk.config.model import PRIORITIES, AgentSettings, Settings
-from postdesk.escalation import escalate, why_not_escalate
 from postdesk.store.models import Ticket, TriageEvent
 from postdesk.templates.render import MailTemplates
+from postdesk.triage.escalation import escalate, why_not_escalate
 
 # name -> what its argument is, for the error reply ("" = takes none).
 COMMANDS: dict[str, str] = {

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from postdesk.config.model import AgentSettings, Settings
-from postdesk.replies.compose import Outgoing, new_message_id
-from postdesk.replies.outbox import enqueue
+from postdesk.deliver.compose import Outgoing, new_message_id
+from postdesk.deliver.outbox import enqueue
 from postdesk.templates.render import MailTemplates
 
 # Outgoing kinds of mail to agents. None is an answer to the customer

@@ -4,13 +4,11 @@ the ticket it was merged into."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from postdesk.stage import StageEnv, Work
 from postdesk.store.models import Message, Outbox, Participant, Ticket, TicketMerge, TriageEvent
 
 # A chain of merges (A into B, B into C) is followed this far at most.
@@ -48,17 +46,6 @@ def merge_into(session: Session, source: Ticket, target: Ticket, now: datetime, 
             detail=f"ticket {source.id} ({source.contact.email}) merged into this one",
         )
     )
-
-
-def follow_merges(work: Work, env: StageEnv) -> Work:
-    """Mail threaded to a merged ticket goes to the ticket it was merged into."""
-    if work.ticket_id is None:
-        return work
-    ticket_id = merged_target(env.session, work.ticket_id)
-    if ticket_id == work.ticket_id:
-        return work
-    note = f"ticket {work.ticket_id} was merged into {ticket_id}"
-    return replace(work, ticket_id=ticket_id, notes=work.note(note))
 
 
 def merged_target(session: Session, ticket_id: int) -> int:

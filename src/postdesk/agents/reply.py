@@ -14,12 +14,12 @@ from sqlalchemy.orm import Session
 
 from postdesk.agents.mailing import REPLY_KIND, ticket_tag
 from postdesk.config.model import AgentSettings, Settings
-from postdesk.mail import Attachment
-from postdesk.replies.compose import Outgoing, new_message_id, with_tag
-from postdesk.replies.outbox import enqueue
+from postdesk.core.mail import Attachment
+from postdesk.deliver.compose import Outgoing, new_message_id, with_tag
+from postdesk.deliver.outbox import enqueue
 from postdesk.store.models import Message, Ticket
 from postdesk.templates.render import MailTemplates
-from postdesk.threading.tokens import make_token, reply_address
+from postdesk.threads.tokens import make_token, reply_address
 
 
 def answer_customer(

@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from postdesk.hours import BusinessHours, parse_duration, parse_week
+from postdesk.core.hours import BusinessHours, parse_duration, parse_week
 
 _ADDRESS = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 

@@ -14,11 +14,11 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from postdesk.dedupe.rules import Decision
-from postdesk.replies.compose import Outgoing, new_message_id
-from postdesk.replies.outbox import enqueue
+from postdesk.deliver.compose import Outgoing, new_message_id
+from postdesk.deliver.outbox import enqueue
 from postdesk.store.models import Contact, DedupeCluster, DedupeClusterMember, DedupeLabel, Message, Ticket
 from postdesk.templates.render import MailTemplates
-from postdesk.threading.tokens import make_token, reply_address
+from postdesk.threads.tokens import make_token, reply_address
 
 REPLY_KIND = "cluster_reply"
 

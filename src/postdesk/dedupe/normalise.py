@@ -1,7 +1,7 @@
 """What two mails are compared on: the words a person newly wrote about their concern.
 
 Quotes and the signature go first (mail-parser-reply, via
-`postdesk.ingest.reply_text.split_reply`); then greetings, closings, the
+`postdesk.parse.reply_text.split_reply`); then greetings, closings, the
 desk's ticket tags, "Re:"/"AW:"/"Fwd:" prefixes, the urgency a repeat adds
 ("DRINGEND", "2nd reminder", "!!!"), case and whitespace. What is left is
 what the customer is asking about, so a paraphrased repeat and its original
@@ -15,7 +15,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from postdesk.ingest.reply_text import split_reply
+from postdesk.parse.reply_text import split_reply
 
 # "Re:", "AW:", "WG:", "Fwd:", "Antw:", "Wtr:" and the like, repeated, with "[tags]" among them.
 _SUBJECT_PREFIX = re.compile(

@@ -17,9 +17,9 @@ from functools import lru_cache
 from rapidfuzz import fuzz
 
 from postdesk.config.model import DedupeRule
+from postdesk.core.hours import parse_duration
 from postdesk.dedupe.index import STOPWORDS, Entry
 from postdesk.dedupe.normalise import NormalMail
-from postdesk.hours import parse_duration
 
 # A repeat that only says "any news? see below" is compared on the mail it quotes or forwards.
 SHORT_BODY_WORDS = 12

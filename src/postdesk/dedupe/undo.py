@@ -11,15 +11,16 @@ from dataclasses import replace
 
 from sqlalchemy import select
 
-from postdesk.ingest.parse import parse_mail
-from postdesk.ingest.spool import read_inbound
-from postdesk.mail import Address
-from postdesk.replies.acknowledge import acknowledge
-from postdesk.stage import StageEnv, Work
+from postdesk.core.mail import Address
+from postdesk.core.work import Work
+from postdesk.parse.mime import parse_mail
+from postdesk.pipeline.env import StageEnv
+from postdesk.pipeline.stages.respond import acknowledge
+from postdesk.pipeline.stages.store import _open_ticket  # the store stage's own way of opening a ticket
+from postdesk.pipeline.stages.triage import triage
+from postdesk.receive.spool import read_inbound
 from postdesk.store.models import DedupeEntry, DedupeLabel, Message
 from postdesk.store.queries import DUPLICATE
-from postdesk.store.record import _open_ticket  # the store stage's own way of opening a ticket
-from postdesk.triage import triage
 
 UNMERGED = "unmerged"
 

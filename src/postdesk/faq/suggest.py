@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from postdesk.config.model import FaqSettings
 from postdesk.faq.entries import excerpt
 from postdesk.faq.index import FaqIndex, Hit, guess_language, query_text
-from postdesk.ingest.reply_text import split_reply
+from postdesk.parse.reply_text import split_reply
 
 
 @dataclass(frozen=True, slots=True)

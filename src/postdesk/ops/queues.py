@@ -66,7 +66,7 @@ def list_inbound(
 
 def retry_inbound(session: Session, inbound_id: int) -> None:
     """Put failed message INBOUND_ID back in the pipeline's queue (every failed one:
-    `postdesk.pipeline.retry_failed`). Raises NotRetryable when it is missing or not failed."""
+    `postdesk.pipeline.worker.retry_failed`). Raises NotRetryable when it is missing or not failed."""
     status = session.execute(select(Inbound.status).where(Inbound.id == inbound_id)).scalar_one_or_none()
     if status is None:
         raise NotRetryable(f"no inbound message {inbound_id}")

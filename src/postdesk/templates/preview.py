@@ -18,10 +18,10 @@ from postdesk.config.model import AgentSettings, Settings
 from postdesk.faq.index import FaqIndex
 from postdesk.faq.store import load_entries
 from postdesk.faq.suggest import Suggestion, find_suggestions
-from postdesk.response_times import expected_response
 from postdesk.store.models import Message, Ticket
 from postdesk.templates.render import quote_text
-from postdesk.threading.tokens import make_token, reply_address
+from postdesk.threads.tokens import make_token, reply_address
+from postdesk.triage.response_times import expected_response
 
 # Mail to agents is written in the desk's language; the rest in the ticket's.
 AGENT_TEMPLATES = frozenset(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import mutagen
 
-from postdesk.mail import Attachment
+from postdesk.core.mail import Attachment
 
 AUDIO_EXTENSIONS = (".wav", ".gsm", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".flac", ".amr", ".wma")
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from postdesk.replies.compose import Outgoing, new_message_id
-from postdesk.stage import StageEnv
+from postdesk.deliver.compose import Outgoing, new_message_id
+from postdesk.pipeline.env import StageEnv
 from postdesk.store.models import Contact, Ticket, Voicemail
-from postdesk.threading.tokens import make_token, reply_address
+from postdesk.threads.tokens import make_token, reply_address
 from postdesk.voicemail.audio import clock
 from postdesk.voicemail.numbers import display
 

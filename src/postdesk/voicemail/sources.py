@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from fnmatch import fnmatchcase
 
 from postdesk.config.model import HEADER_NAME, VoicemailSettings, VoicemailSourceSettings
-from postdesk.mail import Mail
+from postdesk.core.mail import Mail
 from postdesk.voicemail.call import Call
 from postdesk.voicemail.numbers import normalise
 

@@ -1,0 +1,55 @@
+"""What every command shares: the lazily loaded settings and desk, clean
+failure, and JSON output. Feature packages define their commands in their
+own `commands.py` with these helpers; `postdesk.cli.main` wires them in."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from postdesk.config import ConfigError, Settings, load_settings
+from postdesk.runtime.desk import Desk, open_desk
+from postdesk.runtime.logs import configure_logging
+from postdesk.store.migrate import SchemaOutOfDate
+
+
+@dataclass
+class Context:
+    config_path: Path | None
+    log_format: str | None
+    _settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.config_path, os.environ)
+            except ConfigError as error:
+                fail(str(error))
+            configure_logging(self._settings.log.level, self.log_format or self._settings.log.format)
+        return self._settings
+
+    def desk(self, *, migrate: bool = False, synchronous: str = "FULL") -> Desk:
+        try:
+            return open_desk(self.settings, migrate=migrate, synchronous=synchronous)
+        except SchemaOutOfDate as error:
+            fail(str(error))
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print one line to stderr and exit with CODE."""
+    click.echo(f"postdesk: {message}", err=True)
+    sys.exit(code)
+
+
+def print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+pass_context = click.make_pass_decorator(Context)

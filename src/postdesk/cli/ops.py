@@ -1,0 +1,125 @@
+"""`postdesk inbound list|retry` and `postdesk outbox list|retry`: what is stuck and why."""
+
+from __future__ import annotations
+
+import click
+
+from postdesk.cli.kit import Context, fail, pass_context, print_json
+from postdesk.ops.queues import (
+    INBOUND_STATUSES,
+    OUTBOX_STATUSES,
+    NotRetryable,
+    list_inbound,
+    list_outbox,
+    retry_inbound,
+    retry_outbox,
+)
+from postdesk.pipeline.worker import retry_failed
+
+
+def _one_line(text: str | None, width: int) -> str:
+    return " ".join((text or "").split())[:width]
+
+
+@click.group("inbound")
+def inbound_group() -> None:
+    """Received mail waiting for the pipeline, or failed in it."""
+
+
+@inbound_group.command("list")
+@click.option(
+    "--status",
+    type=click.Choice(INBOUND_STATUSES),
+    help="Only rows in this status (default: pending and failed).",
+)
+@click.option("--limit", type=int, default=None, help="At most this many.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@pass_context
+def inbound_list(ctx: Context, status: str | None, limit: int | None, as_json: bool) -> None:
+    """Received messages the pipeline has not finished, oldest first, with the error of failed ones."""
+    with ctx.desk().store.read() as session:
+        rows = list_inbound(session, status, limit)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        click.echo("nothing " + (status or "pending or failed"))
+        return
+    click.echo(f"{'ID':>8}  {'STATUS':<7}  {'TRIES':>5}  {'RECEIVED':<19}  {'VIA':<8}  {'FROM':<30}  ERROR")
+    for row in rows:
+        click.echo(
+            f"{row['id']:>8}  {row['status']:<7}  {row['attempts']:>5}  {row['received_at'][:19]:<19}  "
+            f"{row['via'][:8]:<8}  {(row['envelope_from'] or '<>')[:30]:<30}  {_one_line(row['error'], 100)}"
+        )
+
+
+@inbound_group.command("retry")
+@click.argument("inbound_id", type=int, required=False)
+@click.option("--all", "retry_all", is_flag=True, help="Every failed message.")
+@pass_context
+def inbound_retry(ctx: Context, inbound_id: int | None, retry_all: bool) -> None:
+    """Put failed message ID (or --all failed ones) back in the pipeline's queue."""
+    if (inbound_id is None) == (not retry_all):
+        fail("give one inbound ID or --all")
+    store = ctx.desk().store
+    if inbound_id is None:
+        click.echo(f"{retry_failed(store)} message(s) queued again")
+        return
+    try:
+        with store.transaction() as session:
+            retry_inbound(session, inbound_id)
+    except NotRetryable as error:
+        fail(str(error))
+    click.echo(f"inbound {inbound_id} queued again")
+
+
+@click.group("outbox")
+def outbox_group() -> None:
+    """Outgoing mail waiting to be sent, deferred, or failed."""
+
+
+@outbox_group.command("list")
+@click.option(
+    "--status", type=click.Choice(OUTBOX_STATUSES), help="Only rows in this status (default: all not sent)."
+)
+@click.option("--limit", type=int, default=None, help="At most this many.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@pass_context
+def outbox_list(ctx: Context, status: str | None, limit: int | None, as_json: bool) -> None:
+    """Outgoing mail not sent yet, oldest first: attempts, next try and the last error."""
+    with ctx.desk().store.read() as session:
+        rows = list_outbox(session, status, limit)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        click.echo("nothing " + (status or "waiting to be sent"))
+        return
+    click.echo(
+        f"{'ID':>8}  {'STATUS':<7}  {'TRIES':>5}  {'NEXT TRY':<19}  {'TICKET':>7}  {'TO':<30}  LAST ERROR"
+    )
+    for row in rows:
+        click.echo(
+            f"{row['id']:>8}  {row['status']:<7}  {row['attempts']:>5}  {row['next_attempt_at'][:19]:<19}  "
+            f"{row['ticket'] or '-':>7}  {', '.join(row['recipients'])[:30]:<30}  "
+            f"{_one_line(row['last_error'], 100)}"
+        )
+
+
+@outbox_group.command("retry")
+@click.argument("outbox_id", type=int, required=False)
+@click.option("--all", "retry_all", is_flag=True, help="Every failed mail.")
+@pass_context
+def outbox_retry(ctx: Context, outbox_id: int | None, retry_all: bool) -> None:
+    """Send mail ID (failed, or waiting for its next try) — or --all failed ones — at once.
+
+    The retried mail starts again with [outbound] max_attempts attempts.
+    """
+    if (outbox_id is None) == (not retry_all):
+        fail("give one outbox ID or --all")
+    try:
+        with ctx.desk().store.transaction() as session:
+            count = retry_outbox(session, outbox_id)
+    except NotRetryable as error:
+        fail(str(error))
+    click.echo(f"{count} mail(s) due now")

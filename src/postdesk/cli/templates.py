@@ -1,0 +1,73 @@
+"""`postdesk templates list|render`: which mail templates there are, and a preview of one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from jinja2 import TemplateError
+
+from postdesk.cli.kit import Context, fail, pass_context, print_json
+from postdesk.store.models import Ticket
+from postdesk.templates.preview import preview_context, preview_language
+from postdesk.templates.render import LANGUAGES, MailTemplates, TemplateMissing
+
+
+@click.group("templates")
+def templates_group() -> None:
+    """The mail templates (built in, or overridden from [templates] path)."""
+
+
+@templates_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@pass_context
+def templates_list(ctx: Context, as_json: bool) -> None:
+    """Every template, its languages and where each comes from."""
+    # No database needed to list files: templates only.
+    folder = ctx.settings.templates.path
+    templates = MailTemplates(Path(folder) if folder else None)
+    rows = [
+        {
+            "name": name,
+            "languages": templates.languages_of(name),
+            "sources": {
+                language: templates.source(name, language) for language in templates.languages_of(name)
+            },
+        }
+        for name in templates.names()
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    click.echo(f"{'NAME':<28}  {'LANG':<6}  SOURCE")
+    for row in rows:
+        for language in row["languages"]:
+            click.echo(f"{row['name']:<28}  {language:<6}  {row['sources'][language]}")
+
+
+@templates_group.command("render")
+@click.argument("name")
+@click.option(
+    "--ticket", "number", type=int, required=True, help="Fill the template with this ticket's facts."
+)
+@click.option("--lang", type=click.Choice(LANGUAGES), help="Language (default: the one the desk would use).")
+@pass_context
+def templates_render(ctx: Context, name: str, number: int, lang: str | None) -> None:
+    """Show the mail template NAME would give for ticket NUMBER (subject, then body)."""
+    desk = ctx.desk()
+    if name not in desk.templates.names():
+        fail(f"no template {name!r} (templates: {', '.join(desk.templates.names())})")
+    with desk.store.read() as session:
+        ticket = session.get(Ticket, number)
+        if ticket is None:
+            fail(f"no ticket {number}")
+        language = lang or preview_language(name, ticket, desk.settings)
+        context = preview_context(session, desk.settings, desk.secret, ticket, language, datetime.now(UTC))
+    try:
+        rendered = desk.templates.render(name, language, **context)
+    except TemplateMissing:
+        fail(f"template {name!r} has no {language} version")
+    except TemplateError as error:
+        fail(f"template {name!r} ({language}, {desk.templates.source(name, language)}): {error}")
+    click.echo(f"Subject: {rendered.subject}\n\n{rendered.body}", nl=False)

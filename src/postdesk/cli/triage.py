@@ -1,0 +1,280 @@
+"""Commands of triage, escalation, feature requests, VIP contacts and figures.
+
+`postdesk.cli.main` wires them in: `triage explain`, `tickets escalate`,
+`tickets mark-feature`, `features list|set`, `contacts list|set-vip`, `stats`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+from sqlalchemy import select
+
+from postdesk.cli.kit import Context, fail, pass_context, print_json
+from postdesk.core.hours import parse_duration
+from postdesk.core.mail import Address
+from postdesk.features.requests import STATUSES as FEATURE_STATUSES
+from postdesk.features.requests import FeatureError, list_features, mark_feature, set_feature
+from postdesk.pipeline.stages.store import contact_for
+from postdesk.reports.stats import collect as collect_figures
+from postdesk.store.models import Contact, TriageEvent
+from postdesk.store.queries import ticket_detail
+from postdesk.triage.escalation import EscalationError, escalate
+
+
+@click.group("triage")
+def triage_group() -> None:
+    """How tickets were routed and prioritised."""
+
+
+@triage_group.command("explain")
+@click.argument("number", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@pass_context
+def triage_explain(ctx: Context, number: int, as_json: bool) -> None:
+    """Which address and rules decided a ticket's queue, priority, level and due time."""
+    with ctx.desk().store.transaction() as session:
+        detail = ticket_detail(session, number)
+        events = session.execute(
+            select(TriageEvent).where(TriageEvent.ticket_id == number).order_by(TriageEvent.id)
+        ).scalars()
+        steps = [
+            {"created_at": e.created_at.isoformat(), "step": e.step, "name": e.name, "detail": e.detail}
+            for e in events
+        ]
+    if detail is None:
+        fail(f"no ticket {number}")
+    fields = ("number", "subject", "priority", "queue", "level", "first_response_due", "overdue")
+    explained = {key: detail[key] for key in fields} | {"steps": steps}
+    if as_json:
+        print_json(explained)
+        return
+    zone = ctx.settings.queue(explained["queue"]).business_hours().timezone
+    due = _local(explained["first_response_due"], zone) if explained["first_response_due"] else "none"
+    click.echo(f"Ticket {explained['number']}: {explained['subject']}")
+    click.echo(
+        f"  priority {explained['priority']}, queue {explained['queue']}, level {explained['level']}, "
+        f"first answer due {due}{' (OVERDUE)' if explained['overdue'] else ''}"
+    )
+    if not steps:
+        click.echo("  no triage recorded (the ticket is older than triage)")
+        return
+    click.echo(f"\n{'WHEN':<20}  {'STEP':<9}  {'NAME':<20}  DETAIL")
+    for step in steps:
+        when = _local(step["created_at"], zone)
+        click.echo(f"{when:<20}  {step['step']:<9}  {step['name'][:20]:<20}  {step['detail']}")
+
+
+def _local(iso: str, zone: ZoneInfo) -> str:
+    return f"{datetime.fromisoformat(iso).astimezone(zone):%Y-%m-%d %H:%M %Z}"
+
+
+@click.command("escalate")
+@click.argument("number", type=int)
+@click.option("--reason", default="", help="Why; goes into the agents' notification.")
+@pass_context
+def tickets_escalate(ctx: Context, number: int, reason: str) -> None:
+    """Move a ticket to the next support level and notify that level's agents by mail."""
+    desk = ctx.desk()
+    try:
+        with desk.store.transaction() as session:
+            done = escalate(
+                session, desk.settings, desk.templates, number, datetime.now(UTC), reason=reason, by="cli"
+            )
+    except EscalationError as error:
+        fail(str(error))
+    told = ", ".join(done.notified) if done.notified else "nobody: no agent works there"
+    click.echo(f"ticket {number}: level {done.level} in queue {done.queue}; notified {told}")
+
+
+@click.command("mark-feature")
+@click.argument("number", type=int)
+@click.option("--to", "request_id", type=int, help="Count it for this feature request (also: move it there).")
+@click.option("--new", is_flag=True, help="Count it as a new request of its own (also: split it off).")
+@pass_context
+def tickets_mark_feature(ctx: Context, number: int, request_id: int | None, new: bool) -> None:
+    """Count a ticket as a feature request: joining the most similar earlier one, else a new one."""
+    if request_id is not None and new:
+        fail("give --to or --new, not both")
+    desk = ctx.desk()
+    threshold = desk.settings.features.similarity
+    try:
+        with desk.store.transaction() as session:
+            marked = mark_feature(
+                session, number, datetime.now(UTC), threshold, by="cli", request_id=request_id, new=new
+            )
+    except FeatureError as error:
+        fail(str(error))
+    click.echo(f"ticket {number}: {marked.sentence()}")
+
+
+@click.group("features")
+def features_group() -> None:
+    """Feature requests customers asked for, and how often."""
+
+
+@features_group.command("list")
+@click.option("--status", type=click.Choice(FEATURE_STATUSES), help="Only requests in this status.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@pass_context
+def features_list(ctx: Context, status: str | None, as_json: bool) -> None:
+    """Feature requests, most asked first."""
+    with ctx.desk().store.transaction() as session:
+        rows = list_features(session, status)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        click.echo("no feature requests")
+        return
+    click.echo(f"{'ID':>4}  {'ASKED':>5}  {'STATUS':<8}  TITLE")
+    for row in rows:
+        click.echo(f"{row['id']:>4}  {row['count']:>5}  {row['status']:<8}  {row['title'][:70]}")
+        if row["reason"]:
+            click.echo(f"{'':>4}  {'':>5}  {'':<8}  reason: {row['reason']}")
+
+
+@features_group.command("set")
+@click.argument("request_id", type=int)
+@click.option("--status", type=click.Choice(FEATURE_STATUSES), help="New status.")
+@click.option("--reason", help="Why (needed for rejected); agents quote it to customers.")
+@click.option("--title", help="A better title.")
+@pass_context
+def features_set(
+    ctx: Context, request_id: int, status: str | None, reason: str | None, title: str | None
+) -> None:
+    """Change a feature request's status, reason or title."""
+    if status is None and reason is None and title is None:
+        fail("nothing to change: give --status, --reason or --title")
+    try:
+        with ctx.desk().store.transaction() as session:
+            request = set_feature(
+                session, request_id, datetime.now(UTC), status=status, reason=reason, title=title
+            )
+            said = f"feature request {request.id} {request.title!r}: {request.status}"
+            said += f" ({request.reason})" if request.reason else ""
+    except FeatureError as error:
+        fail(str(error))
+    click.echo(said)
+
+
+@click.group("contacts")
+def contacts_group() -> None:
+    """Customers the desk knows."""
+
+
+@contacts_group.command("set-vip")
+@click.argument("email")
+@click.option("--off", is_flag=True, help="No longer a VIP.")
+@pass_context
+def contacts_set_vip(ctx: Context, email: str, off: bool) -> None:
+    """Give a contact's mail at least [triage] vip_priority (the contact is created if new)."""
+    if "@" not in email:
+        fail(f"not a mail address: {email!r}")
+    with ctx.desk().store.transaction() as session:
+        contact = contact_for(session, Address(email=email.strip()), datetime.now(UTC))
+        contact.vip = not off
+    click.echo(f"{email.strip().lower()}: {'not a VIP' if off else 'VIP'}")
+
+
+@contacts_group.command("list")
+@click.option("--vip", "only_vip", is_flag=True, help="Only VIPs.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@pass_context
+def contacts_list(ctx: Context, only_vip: bool, as_json: bool) -> None:
+    """Contacts, by address."""
+    with ctx.desk().store.transaction() as session:
+        query = select(Contact).order_by(Contact.email)
+        if only_vip:
+            query = query.where(Contact.vip.is_(True))
+        rows = [
+            {"email": c.email, "name": c.name, "vip": c.vip, "created_at": c.created_at.isoformat()}
+            for c in session.execute(query).scalars()
+        ]
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['email']:<40}  {'VIP' if row['vip'] else '   '}  {row['name']}")
+    if not rows:
+        click.echo("no contacts")
+
+
+@click.command("stats")
+@click.option(
+    "--since", default="30d", show_default=True, help="A duration back from now (30d, 12h, 2w) or a date."
+)
+@click.option("--queue", help="Only this queue (its timezone for days and hours).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@click.option(
+    "--plot", type=click.Path(dir_okay=False, path_type=Path), help="Also draw a chart (e.g. stats.png)."
+)
+@pass_context
+def stats(ctx: Context, since: str, queue: str | None, as_json: bool, plot: Path | None) -> None:
+    """Volume, response and resolution times, SLA breaches and backlog."""
+    settings = ctx.settings
+    zone = ZoneInfo(settings.queue(queue).timezone if queue else settings.triage.timezone)
+    now = datetime.now(UTC)
+    try:
+        start = _since(since, now, zone)
+    except ValueError as error:
+        fail(f"--since: {error}")
+    with ctx.desk().store.transaction() as session:
+        figures = collect_figures(session, since=start, until=now, timezone=zone, queue=queue)
+    if plot is not None:
+        from postdesk.reports.plot import plot as draw  # matplotlib loads only when a chart is wanted
+
+        click.echo(f"drawing {plot}", err=True)
+        draw(figures, plot)
+    if as_json:
+        print_json(figures)
+    else:
+        _print_figures(figures)
+
+
+def _since(text: str, now: datetime, zone: ZoneInfo) -> datetime:
+    """A duration back from NOW ("30d"), or the start of a day in ZONE ("2026-11-01")."""
+    try:
+        return datetime.combine(date.fromisoformat(text), time(0), tzinfo=zone).astimezone(UTC)
+    except ValueError:
+        pass
+    try:
+        return now - parse_duration(text)
+    except ValueError:
+        raise ValueError(
+            f"expected a duration such as 30d, 12h, 2w or a date such as 2026-11-01, got {text!r}"
+        ) from None
+
+
+def _print_figures(figures: dict) -> None:
+    where = f" in queue {figures['queue']}" if figures["queue"] else ""
+    click.echo(
+        f"{figures['tickets']} new tickets{where}, {figures['since'][:16]} to {figures['until'][:16]} UTC"
+    )
+    busiest = max(range(24), key=lambda hour: figures["per_hour"][hour])
+    if figures["tickets"]:
+        click.echo(f"busiest hour of day: {busiest:02d}:00 ({figures['timezone']})")
+    click.echo(
+        f"\n{'QUEUE':<12} {'PRIORITY':<8} {'TICKETS':>7}  {'FIRST RESPONSE h (median/mean/p90)':<36}"
+        f"{'UNANSWERED':>10}  {'RESOLUTION h (median)':>21}  {'SLA BREACHED':>12}"
+    )
+    for row in [{"queue": "all", "priority": "", **figures["overall"]}, *figures["by_queue_priority"]]:
+        first, resolved = row["first_response"], row["resolution"]
+        times = "/".join(_hours(first[key]) for key in ("median_hours", "mean_hours", "p90_hours"))
+        breached = f"{row['sla']['breached']}/{row['sla']['with_due']}"
+        click.echo(
+            f"{row['queue'][:12]:<12} {row['priority']:<8} {row['tickets']:>7}  {times:<36}"
+            f"{row['unanswered']:>10}  {_hours(resolved['median_hours']):>21}  {breached:>12}"
+        )
+    backlog = figures["backlog"]
+    click.echo(
+        f"\nbacklog now: {backlog['open']} open, {backlog['pending']} pending, {backlog['overdue']} overdue; "
+        f"duplicates merged: {figures['duplicates_merged']}; voicemails: {figures['voicemails']}"
+    )
+
+
+def _hours(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"

@@ -1,0 +1,47 @@
+"""The notify-agents stage: the agents of a ticket's queue hear of each new ticket and each customer reply,
+with their own reply address for the ticket."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from postdesk.agents.directory import agents_to_notify
+from postdesk.agents.mailing import NOTIFICATION_KIND, mail_agent
+from postdesk.agents.notify import notification_context
+from postdesk.core.work import Work
+from postdesk.pipeline.env import StageEnv
+from postdesk.store.models import Message, Ticket
+
+NOTIFIED_KINDS = frozenset({"customer", "voicemail"})
+
+
+def notify_agents(work: Work, env: StageEnv) -> Work:
+    if (
+        not env.settings.agents
+        or work.kind not in NOTIFIED_KINDS
+        or work.ticket_id is None
+        or work.message_row_id is None
+    ):
+        return work
+    assert work.mail is not None
+    ticket = env.session.get_one(Ticket, work.ticket_id)
+    message = env.session.get_one(Message, work.message_row_id)
+    agents = agents_to_notify(env.settings, ticket, exclude=[work.mail.sender_email])
+    for agent in agents:
+        context = notification_context(env.settings, env.secret, ticket, message, agent, work.new_ticket)
+        mail_agent(
+            env.session,
+            env.settings,
+            env.templates,
+            agent,
+            template="agent_notification",
+            kind=NOTIFICATION_KIND,
+            ticket_id=ticket.id,
+            now=env.now,
+            reply_to=context["reply_address"],
+            references=(message.message_id,),
+            **context,
+        )
+    if not agents:
+        return work
+    return replace(work, notes=work.note(f"agents notified: {', '.join(a.email for a in agents)}"))

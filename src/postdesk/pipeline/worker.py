@@ -1,0 +1,296 @@
+"""The pipeline worker: claim spooled messages, run the stages over them in
+batches of savepoints, and mark each done or failed.
+
+A message is processed in one savepoint of its batch's database
+transaction: the stages' writes, the queued replies and the spool row's
+"done" commit together, or not at all. A stage that raises leaves the
+message marked ``failed`` with its error, to be retried with
+``postdesk process --retry-failed``.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from postdesk.config.model import Settings
+from postdesk.core.work import InboundMessage, Work
+from postdesk.dedupe.index import CandidateIndex
+from postdesk.faq.index import FaqIndex
+from postdesk.ops.metrics import Metrics, NoMetrics
+from postdesk.pipeline import prepare, run_stages
+from postdesk.pipeline.env import StageEnv
+from postdesk.receive.spool import SELECT_INBOUND, inbound_message
+from postdesk.store.models import Inbound
+from postdesk.store.rows import update_row
+from postdesk.store.session import Store, hold_instances
+from postdesk.templates.render import MailTemplates
+from postdesk.triage.response_times import TypicalWaits
+
+# The name operators filter on (docs/operations.md), kept from before the worker had a module of its own.
+log = logging.getLogger("postdesk.pipeline")
+
+# Messages per transaction. One commit (one WAL flush) then covers this
+# many; larger batches hold locks longer: PostgreSQL's row locks make a
+# conflict between workers (the same contact, the same attachment) wait
+# longer, SQLite's database lock makes the listener's spool writes wait
+# (docs/benchmarks.md, "PostgreSQL scale-out" and "Pipeline").
+CLAIM_BATCH = 16
+
+# PostgreSQL errors that say "this transaction lost a race, not: this message
+# is bad": deadlock detected, serialization failure, lock not available.
+_TRANSIENT_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+
+
+DEFERRED = "deferred: "
+
+
+class _Deferred(Exception):
+    """The message lost a race with another worker; it stays pending for later."""
+
+
+@dataclass(frozen=True)
+class Processor:
+    """What a pipeline worker needs; built once per process."""
+
+    store: Store
+    settings: Settings
+    secret: bytes
+    templates: MailTemplates
+    typical_waits: TypicalWaits = field(default_factory=TypicalWaits)
+    claim_batch: int = CLAIM_BATCH
+    metrics: Metrics = field(default_factory=NoMetrics)
+    # Built from the faq_entries table when the worker starts (Desk.processor).
+    faq: FaqIndex | None = None
+    # The dedupe stage's candidate index, kept across messages (None: read per message).
+    dedupe_index: CandidateIndex | None = None
+
+    def process_next(self) -> Work | None:
+        """Claim one pending message and process it; None when there is none."""
+        done = self.process_batch(1)
+        return done[0] if done else None
+
+    def process_batch(self, size: int) -> list[Work]:
+        """Process up to SIZE pending messages, each in its own savepoint, and
+        commit them together: one commit (one WAL flush) covers the batch.
+        Returns one Work per claimed message; one that lost a race with
+        another worker comes back `deferred` and stays pending for later."""
+        if self.store.is_sqlite:
+            return self._process_peeked(size)
+        results: list[Work] = []
+        # PostgreSQL: FOR UPDATE SKIP LOCKED, so concurrent workers on any
+        # host take disjoint rows.
+        with self._batch_transaction() as session:
+            for inbound in _claim_batch(session, size):
+                try:
+                    results.append(self._process_claimed(session, inbound, None))
+                except _Deferred as why:
+                    log.warning("inbound %d deferred: %s", inbound.id, why)
+                    results.append(Work(inbound=inbound, finished=f"{DEFERRED}{why}"))
+        for work in results:
+            self._done(work)
+        return results
+
+    def _process_peeked(self, size: int) -> list[Work]:
+        """SQLite locks the whole database for a writer: read and prepare the
+        messages first, then take the lock for the stages that write."""
+        peeked = self._peek(size)
+        if not peeked:
+            return []
+        prepared = [self._try_prepare(inbound) for inbound in peeked]
+        results: list[Work] = []
+        with self._batch_transaction() as session:
+            # Another worker may have finished a peeked message meanwhile.
+            pending = _still_pending(session, [inbound.id for inbound in peeked])
+            for inbound, work in zip(peeked, prepared, strict=True):
+                if inbound.id in pending:
+                    results.append(self._process_claimed(session, inbound, work))
+        if not results:
+            return self._process_peeked(size)
+        for work in results:
+            self._done(work)
+        return results
+
+    @contextmanager
+    def _batch_transaction(self) -> Iterator[Session]:
+        """The transaction of one batch. It holds what it loads (`hold_instances`),
+        and the dedupe index catches up once for the whole batch; the dedupe stage
+        then adds each mail it files, so the next mail of the batch sees it."""
+        with self._index_forgets_on_rollback(), self.store.transaction() as session:
+            hold_instances(session)
+            if self.dedupe_index is not None:
+                self.dedupe_index.catch_up(session, datetime.now(UTC))
+            yield session
+
+    @contextmanager
+    def _index_forgets_on_rollback(self) -> Iterator[None]:
+        """What the dedupe stage added to the index inside this block is dropped
+        again when the block raises: its rows were rolled back."""
+        index = self.dedupe_index
+        mark = index.last_id if index is not None else 0
+        try:
+            yield
+        except BaseException:
+            if index is not None:
+                index.forget_since(mark)
+            raise
+
+    def _process_claimed(self, session: Session, inbound: InboundMessage, prepared: Work | None) -> Work:
+        """Run the stages for a claimed message in the open transaction and mark it done (or failed)."""
+        now = datetime.now(UTC)
+        env = StageEnv(
+            session,
+            self.settings,
+            now,
+            self.secret,
+            self.templates,
+            self.typical_waits,
+            metrics=self.metrics,
+            faq=self.faq,
+            dedupe_index=self.dedupe_index,
+        )
+        for attempt in (1, 2):
+            try:
+                with self._index_forgets_on_rollback(), session.begin_nested():
+                    work = prepared or prepare(Work(inbound=inbound), self.settings, self.metrics)
+                    work = run_stages(work, env)
+                break
+            except IntegrityError as error:
+                # Another worker committed a row this message also wanted (the
+                # same Message-ID, say) while it ran: once more, now seeing it.
+                if attempt == 1:
+                    continue
+                return self._failed(session, inbound, error, now)
+            except DBAPIError as error:
+                if getattr(error.orig, "sqlstate", None) in _TRANSIENT_SQLSTATES:
+                    raise _Deferred(str(error.orig)) from error
+                return self._failed(session, inbound, error, now)
+            except Exception as error:
+                return self._failed(session, inbound, error, now)
+        result = work.finished or "; ".join(work.notes)
+        update_row(
+            session,
+            Inbound,
+            inbound.id,
+            {"status": "done", "processed_at": now, "error": None, "result": result},
+        )
+        return work
+
+    def _failed(self, session: Session, inbound: InboundMessage, error: Exception, now: datetime) -> Work:
+        _mark_failed(session, inbound.id, error, now)
+        log.error(
+            "inbound %d failed: %s: %s",
+            inbound.id,
+            type(error).__name__,
+            error,
+            extra={"inbound_id": inbound.id, "decision": "failed", "error": type(error).__name__},
+        )
+        return Work(inbound=inbound, finished=f"failed: {error}")
+
+    def _done(self, work: Work) -> None:
+        """After the commit: count the message, and log one line for it (failures were logged as errors)."""
+        if work.finished and work.finished.startswith(DEFERRED):
+            return
+        if work.finished and work.finished.startswith("failed: "):
+            self.metrics.processed("failed")
+            return
+        self.metrics.processed("done")
+        _log_processed(work, work.finished or "; ".join(work.notes))
+
+    def _peek(self, size: int) -> list[InboundMessage]:
+        with self.store.read() as session:
+            rows = session.execute(
+                SELECT_INBOUND.where(Inbound.status == "pending").order_by(Inbound.id).limit(size)
+            ).all()
+            return [inbound_message(row) for row in rows]
+
+    def _try_prepare(self, inbound: InboundMessage) -> Work | None:
+        try:
+            return prepare(Work(inbound=inbound), self.settings, self.metrics)
+        except Exception:  # prepared again inside the transaction, where a failure is recorded
+            return None
+
+    def process_pending(self, limit: int | None = None) -> int:
+        """Process until nothing is pending (or LIMIT messages); returns the count."""
+        count = 0
+        while limit is None or count < limit:
+            wanted = self.claim_batch if limit is None else min(self.claim_batch, limit - count)
+            batch = self.process_batch(wanted)
+            if not batch:
+                break
+            count += sum(1 for work in batch if not (work.finished or "").startswith(DEFERRED))
+        return count
+
+
+def _still_pending(session: Session, peeked: list[int]) -> set[int]:
+    """SQLite: the transaction already holds the write lock, so the peeked rows
+    still pending are ours (no other worker can finish them meanwhile)."""
+    rows = session.execute(select(Inbound.id).where(Inbound.id.in_(peeked), Inbound.status == "pending"))
+    return set(rows.scalars())
+
+
+def _claim_batch(session: Session, size: int) -> list[InboundMessage]:
+    """PostgreSQL: lock up to SIZE of the oldest pending messages no other worker holds."""
+    rows = session.execute(
+        SELECT_INBOUND.where(Inbound.status == "pending")
+        .order_by(Inbound.id)
+        .limit(size)
+        .with_for_update(skip_locked=True, of=Inbound)
+    ).all()
+    return [inbound_message(row) for row in rows]
+
+
+def _log_processed(work: Work, result: str) -> None:
+    """The one info line per processed message: ids, kind and decisions; never the message's text."""
+    if work.ticket_id is None:
+        where = "no ticket"
+    else:
+        where = f"ticket {work.ticket_id} ({'new' if work.new_ticket else work.threaded_by})"
+    log.info(
+        "inbound %d via %s: %s %s: %s",
+        work.inbound.id,
+        work.inbound.via,
+        work.kind or "-",
+        where,
+        result or "stored",
+        extra={
+            "inbound_id": work.inbound.id,
+            "via": work.inbound.via,
+            "ticket_id": work.ticket_id,
+            "new_ticket": work.new_ticket,
+            "threaded_by": work.threaded_by if work.ticket_id is not None else None,
+            "kind": work.kind,
+            "decision": result or "stored",
+        },
+    )
+
+
+def retry_failed(store: Store) -> int:
+    """Put every failed message back in the queue; returns how many."""
+    with store.transaction() as session:
+        result = session.execute(update(Inbound).where(Inbound.status == "failed").values(status="pending"))
+        return result.rowcount or 0
+
+
+def _mark_failed(session: Session, inbound_id: int, error: Exception, now: datetime) -> None:
+    summary = traceback.format_exception_only(error)[-1].strip()
+    where = traceback.extract_tb(error.__traceback__)[-1:]
+    location = f" at {where[0].filename}:{where[0].lineno}" if where else ""
+    session.execute(
+        update(Inbound)
+        .where(Inbound.id == inbound_id)
+        .values(
+            status="failed",
+            attempts=Inbound.attempts + 1,
+            processed_at=now,
+            error=f"{summary}{location}"[:4000],
+        )
+    )

@@ -1,0 +1,42 @@
+"""`postdesk mailgate`: one message on stdin from a mail server's pipe hook.
+
+The exit code is the answer the mail server acts on (sysexits.h):
+0 stored; 75 (EX_TEMPFAIL) try again later — the mail server keeps the mail;
+65 (EX_DATAERR) refused for good, with the reason on stderr, which the mail
+server puts into the bounce.
+"""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+from postdesk.receive.spool import Received, StoreUnavailable, spool_messages
+from postdesk.store.session import Store
+
+EX_OK = 0
+EX_DATAERR = 65
+EX_TEMPFAIL = 75
+
+
+class Refused(Exception):
+    """The message can never be accepted; the reason goes to the sender's bounce."""
+
+
+def read_message(stream: BinaryIO, max_bytes: int) -> bytes:
+    raw = stream.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise Refused(
+            f"message too large: more than {max_bytes} bytes (the limit is "
+            f"[ingest.smtp] max_message_bytes = {max_bytes})"
+        )
+    return raw
+
+
+def deliver(store: Store, raw: bytes, sender: str | None, recipients: tuple[str, ...]) -> int:
+    """Commit RAW to the spool; returns its inbound id. Raises StoreUnavailable."""
+    return spool_messages(
+        store, [Received(raw=raw, via="mailgate", envelope_from=sender, recipients=recipients)]
+    )[0]
+
+
+__all__ = ["EX_DATAERR", "EX_OK", "EX_TEMPFAIL", "Refused", "StoreUnavailable", "deliver", "read_message"]

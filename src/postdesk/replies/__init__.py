@@ -1,1 +1,0 @@
-"""Outgoing mail: outbox, delivery, acknowledgements, loop guard."""

@@ -1,1 +1,0 @@
-"""Follow-up detection: reply token, Message-ID graph, subject tag."""
