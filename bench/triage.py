@@ -124,7 +124,11 @@ def main() -> None:
             env = StageEnv(session, SETTINGS, now, b"bench", MailTemplates())
             inbound = InboundMessage(0, now, "bench", "bench@example.net", ("support@example.com",), b"")
             works = iter([Work(inbound=inbound, mail=mail, kind="customer") for mail in mails] * 2)
-            timed(f"triage decision ({len(RULES)} rules)", options.mails, lambda: decide(next(works), env))
+            timed(
+                f"triage decision ({len(RULES)} rules)",
+                options.mails,
+                lambda: decide(next(works), env.session, env.settings),
+            )
             timed(
                 "expected response sentence",
                 200,

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from corpus import ZAMMAD_MAIL, corpus_dir, sisimai
-from postdesk.classify.kind import Classification, MailKind, classify, is_own_address
+from postdesk.classify.kind import Classification, classify, is_own_address
+from postdesk.core.kinds import MailKind
 from postdesk.core.mail import Mail
 from postdesk.parse.mime import parse_mail
 

@@ -9,9 +9,10 @@ import pytest
 
 from postdesk.config import ConfigError, load_settings
 from postdesk.config.model import Settings
-from postdesk.core.work import InboundMessage, Triaged, Work
+from postdesk.core.work import InboundMessage, Work
 from postdesk.pipeline.env import StageEnv
 from postdesk.pipeline.stages.abuse_reports import file_abuse_report
+from postdesk.triage.decision import Triaged
 
 INBOUND = InboundMessage(1, datetime(2026, 11, 23, tzinfo=UTC), "smtp", "", ("support@example.com",), b"")
 
@@ -29,19 +30,19 @@ def test_abuse_report_goes_to_the_abuse_queue_even_when_threaded() -> None:
         kind_reason="multipart/report feedback-report (ARF)",
         ticket_id=10001,
         threaded_by="in_reply_to",
-        triage=None,
     )
     filed = file_abuse_report(work, env(machine_mail={"abuse_queue": "fbl"}))
     assert filed.ticket_id is None and filed.threaded_by == "new"
-    assert filed.triage is not None
-    assert (filed.triage.queue, filed.triage.first_response_due) == ("fbl", None)
-    assert filed.triage.hits[0] == ("machine", "abuse_report", "not filed on ticket 10001 (in_reply_to)")
+    triaged = filed.fact(Triaged)
+    assert triaged is not None
+    assert (triaged.queue, triaged.first_response_due) == ("fbl", None)
+    assert triaged.hits[0] == ("machine", "abuse_report", "not filed on ticket 10001 (in_reply_to)")
     assert filed.notes == ("abuse report → queue fbl",)
 
 
 @pytest.mark.parametrize("kind", ["customer", "auto_reply", "bounce", "voicemail"])
 def test_other_kinds_pass_unchanged(kind: str) -> None:
-    work = Work(inbound=INBOUND, kind=kind, triage=Triaged("normal", "support", 1, None))
+    work = Work(inbound=INBOUND, kind=kind).with_fact(Triaged("normal", "support", 1, None))
     assert file_abuse_report(work, env()) is work
 
 

@@ -13,8 +13,8 @@ from sqlalchemy import select, text
 
 from conftest import make_mail
 from postdesk.config import load_settings
-from postdesk.receive.spool import read_inbound
 from postdesk.runtime.desk import open_desk
+from postdesk.store.inbound import read_inbound
 from postdesk.store.migrate import (
     SCRIPT_LOCATION,
     current_revisions,

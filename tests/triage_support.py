@@ -17,13 +17,13 @@ from postdesk.core.mail import Address
 from postdesk.core.work import Work
 from postdesk.pipeline import STAGES, prepare, run_stages
 from postdesk.pipeline.env import Stage, StageEnv
-from postdesk.pipeline.stages.store import contact_for
 from postdesk.receive.mailgate import deliver
-from postdesk.receive.spool import read_inbound
+from postdesk.store.inbound import read_inbound
 from postdesk.store.migrate import upgrade
 from postdesk.store.models import Inbound, Message, Ticket
 from postdesk.store.session import Store, open_store
 from postdesk.templates.render import MailTemplates
+from postdesk.tickets.record import contact_for
 
 # The issue's example, with a management address and a feature rule.
 ISSUE_RULES = """

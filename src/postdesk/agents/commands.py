@@ -15,11 +15,11 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from postdesk.agents.directory import find_agents, known_queues
+from postdesk.agents.escalation import escalate, why_not_escalate
 from postdesk.agents.merge import merge_into
 from postdesk.config.model import PRIORITIES, AgentSettings, Settings
 from postdesk.store.models import Ticket, TriageEvent
 from postdesk.templates.render import MailTemplates
-from postdesk.triage.escalation import escalate, why_not_escalate
 
 # name -> what its argument is, for the error reply ("" = takes none).
 COMMANDS: dict[str, str] = {

@@ -3,7 +3,7 @@
 `classify` decides among customer, auto_reply, bounce, abuse_report and
 own_loop from the parsed mail and the SMTP envelope. Agent mail and
 voicemail are recognised by later stages (they need config and the
-database); their kinds are defined here so that every stage shares one enum.
+database); every kind is one enum, `postdesk.core.kinds.MailKind`, shared by all.
 
 The order of the checks matters, and each says why in its comment. A
 signal that a human could produce by accident (a subject, a phrase in the
@@ -16,23 +16,9 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from enum import StrEnum
 
+from postdesk.core.kinds import MailKind
 from postdesk.core.mail import Mail
-
-
-class MailKind(StrEnum):
-    CUSTOMER = "customer"
-    AGENT = "agent"
-    VOICEMAIL = "voicemail"
-    AUTO_REPLY = "auto_reply"
-    BOUNCE = "bounce"
-    ABUSE_REPORT = "abuse_report"
-    OWN_LOOP = "own_loop"
-
-
-MACHINE_KINDS = frozenset({MailKind.AUTO_REPLY, MailKind.BOUNCE, MailKind.ABUSE_REPORT, MailKind.OWN_LOOP})
-"""Kinds that must never receive automatic mail."""
 
 
 @dataclass(frozen=True, slots=True)

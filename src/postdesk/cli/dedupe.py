@@ -23,8 +23,8 @@ from postdesk.dedupe.clusters import (
 )
 from postdesk.dedupe.explain import ExplainError, explain, explain_lines
 from postdesk.dedupe.replay import evaluate, load_eval_set, replay_history
-from postdesk.dedupe.undo import UndoError, unmerge
 from postdesk.pipeline.env import StageEnv
+from postdesk.pipeline.unmerge import UndoError, unmerge
 from postdesk.templates.render import TemplateMissing
 
 

@@ -9,8 +9,8 @@ import click
 from jinja2 import TemplateError
 
 from postdesk.cli.kit import Context, fail, pass_context, print_json
+from postdesk.cli.preview import preview_context, preview_language
 from postdesk.store.models import Ticket
-from postdesk.templates.preview import preview_context, preview_language
 from postdesk.templates.render import LANGUAGES, MailTemplates, TemplateMissing
 
 

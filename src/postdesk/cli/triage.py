@@ -13,16 +13,16 @@ from zoneinfo import ZoneInfo
 import click
 from sqlalchemy import select
 
+from postdesk.agents.escalation import EscalationError, escalate
 from postdesk.cli.kit import Context, fail, pass_context, print_json
 from postdesk.core.hours import parse_duration
 from postdesk.core.mail import Address
 from postdesk.features.requests import STATUSES as FEATURE_STATUSES
 from postdesk.features.requests import FeatureError, list_features, mark_feature, set_feature
-from postdesk.pipeline.stages.store import contact_for
 from postdesk.reports.stats import collect as collect_figures
 from postdesk.store.models import Contact, TriageEvent
 from postdesk.store.queries import ticket_detail
-from postdesk.triage.escalation import EscalationError, escalate
+from postdesk.tickets.record import contact_for
 
 
 @click.group("triage")

@@ -10,7 +10,7 @@ import click
 
 from postdesk.cli.kit import Context, fail, pass_context, print_json
 from postdesk.core.mail import Address
-from postdesk.pipeline.stages.store import contact_for
+from postdesk.tickets.record import contact_for
 from postdesk.voicemail.audio import clock
 from postdesk.voicemail.numbers import display, normalise
 from postdesk.voicemail.phones import set_phone

@@ -238,6 +238,9 @@ class TemplatesSettings(Section):
 class PipelineSettings(Section):
     # How often an idle worker looks for new mail stored by other processes.
     poll_seconds: float = Field(default=1.0, gt=0)
+    # A message still processing after this long fails ("took longer than"), and the
+    # worker goes on with the rest; 0 = no limit (docs/operations.md, "Poison mail").
+    message_timeout_seconds: float = Field(default=60.0, ge=0)
 
 
 class LogSettings(Section):

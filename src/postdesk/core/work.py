@@ -1,19 +1,26 @@
-"""What pipeline stages share: the message's progress (`Work`) and what they are given (`StageEnv`).
+"""What every stage shares: a spooled message (`InboundMessage`) and its progress (`Work`).
 
-A stage is a plain function ``(Work, StageEnv) -> Work``. It reads what
-earlier stages decided, adds its own decision with ``dataclasses.replace``,
-and touches the database only through ``env.session`` (the one transaction
-the whole message is processed in).
+A stage is a plain function ``(Work, StageEnv) -> Work`` (`postdesk.pipeline.env`).
+It reads what earlier stages decided, adds its own decision with
+``dataclasses.replace`` (or `Work.with_fact`), and touches the database
+only through ``env.session``, the one transaction the whole message is
+processed in.
+
+The kernel knows no feature: what a feature's stage learns for the stages
+after it (triage's decision, the voicemail call, the dedupe result) is a
+*fact*, an immutable value of that feature's own type, kept in `Work.facts`
+and read back with `Work.fact(ThatType)`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TypeVar
 
 from postdesk.core.mail import Address, Mail
-from postdesk.dedupe.rules import Pending
-from postdesk.voicemail.call import Call
+
+FactT = TypeVar("FactT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,28 +33,6 @@ class InboundMessage:
     envelope_from: str | None
     recipients: tuple[str, ...]
     raw: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Triaged:
-    """Triage's decision for a new ticket; the store stage opens the ticket with it."""
-
-    priority: str
-    queue: str
-    level: int
-    first_response_due: datetime | None
-    # What decided it, in order, as (step, name, detail); `postdesk triage explain` shows them.
-    hits: tuple[tuple[str, str, str], ...] = ()
-    # The rule that marked it a feature request, if one did.
-    feature_rule: str = ""
-
-    def ticket_fields(self) -> dict[str, object]:
-        return {
-            "priority": self.priority,
-            "queue": self.queue,
-            "level": self.level,
-            "first_response_due": self.first_response_due,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +56,24 @@ class Work:
     notes: tuple[str, ...] = field(default=())
     # The ticket's customer when it is not the sender: a voicemail's caller, not the phone system.
     customer: Address | None = None
-    # Set by the voicemail stage: the call a phone system's mail reports.
-    voicemail: Call | None = None
-    # Set by the triage stage for a mail that opens a new ticket.
-    triage: Triaged | None = None
-    # Set by the dedupe stage for a mail that did not thread: its normalised text and the decision.
-    dedupe: Pending | None = None
+    # What feature stages learned for later stages, at most one value per type:
+    # the voicemail call, triage's decision for a new ticket, the dedupe result.
+    facts: tuple[object, ...] = ()
 
     def note(self, text: str) -> tuple[str, ...]:
         return (*self.notes, text)
+
+    def fact(self, kind: type[FactT]) -> FactT | None:
+        """The fact of type KIND an earlier stage recorded, or None."""
+        for value in self.facts:
+            if isinstance(value, kind):
+                return value
+        return None
+
+    def with_fact(self, value: object) -> Work:
+        """A copy of this Work whose fact of VALUE's type is VALUE (replacing an earlier one)."""
+        kept = tuple(fact for fact in self.facts if type(fact) is not type(value))
+        return replace(self, facts=(*kept, value))
+
+    def without_fact(self, kind: type) -> Work:
+        return replace(self, facts=tuple(fact for fact in self.facts if type(fact) is not kind))

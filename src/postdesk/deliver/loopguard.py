@@ -12,7 +12,8 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from postdesk.classify.kind import MACHINE_KINDS, classify, is_daemon_address, is_own_address, null_sender
+from postdesk.classify.kind import classify, is_daemon_address, is_own_address, null_sender
+from postdesk.core.kinds import MACHINE_KINDS
 from postdesk.core.mail import Mail
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from postdesk.store.inbound import forget_claims
 from postdesk.store.models import Inbound, Outbox
 
 INBOUND_STATUSES = ("pending", "failed", "done")
@@ -72,6 +73,7 @@ def retry_inbound(session: Session, inbound_id: int) -> None:
         raise NotRetryable(f"no inbound message {inbound_id}")
     if status != "failed":
         raise NotRetryable(f"inbound {inbound_id} is {status}, not failed: nothing to retry")
+    forget_claims(session, [inbound_id])
     session.execute(update(Inbound).where(Inbound.id == inbound_id).values(status="pending"))
 
 

@@ -1,4 +1,10 @@
-"""What a stage is given: the transaction, the settings, the clock, and the worker's resources."""
+"""What a stage is given: the transaction, the settings, the clock, and the worker's resources.
+
+`StageEnv` is the same for every stage. What only some features need, built
+once per worker process and kept across messages (the FAQ index, the dedupe
+candidate index, the memo of typical waits), is a field of `Resources`: adding
+a feature with such a resource adds a field there, and nothing to the kernel.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +24,18 @@ from postdesk.triage.response_times import TypicalWaits
 
 
 @dataclass(frozen=True, slots=True)
+class Resources:
+    """A worker's long-lived feature resources; None where a feature has none (then it reads the store)."""
+
+    # The FAQ entries, loaded once per worker process (None: no suggestions).
+    faq: FaqIndex | None = None
+    # The dedupe stage's candidate index, kept across messages (None: built for this message from the store).
+    dedupe_index: CandidateIndex | None = None
+    # The acknowledgement's typical wait, memoised (None: always computed).
+    typical_waits: TypicalWaits | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StageEnv:
     """The dependencies of a stage, passed in rather than looked up."""
 
@@ -26,14 +44,9 @@ class StageEnv:
     now: datetime
     secret: bytes
     templates: MailTemplates
-    # Per-worker memo of the acknowledgement's typical wait (None: always computed).
-    typical_waits: TypicalWaits | None = None
-    # Per-worker candidate index of the dedupe stage (None: built for this message from the store).
-    dedupe_index: CandidateIndex | None = None
+    resources: Resources = field(default_factory=Resources)
     # Where a stage reports decisions worth counting (postdesk.ops.metrics).
     metrics: Metrics = field(default_factory=NoMetrics)
-    # The FAQ entries, loaded once per worker process (None: no suggestions).
-    faq: FaqIndex | None = None
 
 
 Stage = Callable[[Work, StageEnv], Work]

@@ -6,18 +6,29 @@ transaction: the stages' writes, the queued replies and the spool row's
 "done" commit together, or not at all. A stage that raises leaves the
 message marked ``failed`` with its error, to be retried with
 ``postdesk process --retry-failed``.
+
+Poison mail: every claim of a message is recorded (`inbound_claims`) and
+committed *before* the message is processed, so a worker that the message
+kills or hangs still leaves its count. A message claimed before is taken on
+its own, not in a batch with others; one claimed `MAX_CLAIMS` times without
+finishing is marked failed ("worker died 3 times on this mail") and the
+desk goes on with the rest. A message that takes longer than
+`[pipeline] message_timeout_seconds` fails the same way.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,9 +38,9 @@ from postdesk.dedupe.index import CandidateIndex
 from postdesk.faq.index import FaqIndex
 from postdesk.ops.metrics import Metrics, NoMetrics
 from postdesk.pipeline import prepare, run_stages
-from postdesk.pipeline.env import StageEnv
-from postdesk.receive.spool import SELECT_INBOUND, inbound_message
-from postdesk.store.models import Inbound
+from postdesk.pipeline.env import Resources, StageEnv
+from postdesk.store.inbound import SELECT_INBOUND, forget_claims, inbound_message
+from postdesk.store.models import Inbound, InboundClaim
 from postdesk.store.rows import update_row
 from postdesk.store.session import Store, hold_instances
 from postdesk.templates.render import MailTemplates
@@ -52,6 +63,13 @@ _TRANSIENT_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
 
 DEFERRED = "deferred: "
 
+# A message claimed this often without finishing killed or hung its worker each time.
+MAX_CLAIMS = 3
+
+
+class PoisonMail(Exception):
+    """The message stopped its worker MAX_CLAIMS times, or took longer than the time limit."""
+
 
 class _Deferred(Exception):
     """The message lost a race with another worker; it stays pending for later."""
@@ -73,6 +91,10 @@ class Processor:
     # The dedupe stage's candidate index, kept across messages (None: read per message).
     dedupe_index: CandidateIndex | None = None
 
+    @cached_property
+    def resources(self) -> Resources:
+        return Resources(faq=self.faq, dedupe_index=self.dedupe_index, typical_waits=self.typical_waits)
+
     def process_next(self) -> Work | None:
         """Claim one pending message and process it; None when there is none."""
         done = self.process_batch(1)
@@ -89,7 +111,16 @@ class Processor:
         # PostgreSQL: FOR UPDATE SKIP LOCKED, so concurrent workers on any
         # host take disjoint rows.
         with self._batch_transaction() as session:
-            for inbound in _claim_batch(session, size):
+            claimed = _claim_batch(session, size)
+            earlier = _claims_of(session, [inbound.id for inbound in claimed])
+            claimed = _alone_if_suspect(claimed, earlier)
+            # On a second connection, so the count survives this transaction's
+            # rollback when the message kills the process.
+            self._record_claims([i.id for i in claimed if earlier.get(i.id, 0) < MAX_CLAIMS])
+            for inbound in claimed:
+                if earlier.get(inbound.id, 0) >= MAX_CLAIMS:
+                    results.append(self._poisoned(session, inbound, earlier[inbound.id]))
+                    continue
                 try:
                     results.append(self._process_claimed(session, inbound, None))
                 except _Deferred as why:
@@ -105,13 +136,24 @@ class Processor:
         peeked = self._peek(size)
         if not peeked:
             return []
-        prepared = [self._try_prepare(inbound) for inbound in peeked]
+        with self.store.read() as session:
+            earlier = _claims_of(session, [inbound.id for inbound in peeked])
+        peeked = _alone_if_suspect(peeked, earlier)
+        self._record_claims([i.id for i in peeked if earlier.get(i.id, 0) < MAX_CLAIMS])
+        prepared = [
+            None if earlier.get(inbound.id, 0) >= MAX_CLAIMS else self._try_prepare(inbound)
+            for inbound in peeked
+        ]
         results: list[Work] = []
         with self._batch_transaction() as session:
             # Another worker may have finished a peeked message meanwhile.
             pending = _still_pending(session, [inbound.id for inbound in peeked])
             for inbound, work in zip(peeked, prepared, strict=True):
-                if inbound.id in pending:
+                if inbound.id not in pending:
+                    continue
+                if earlier.get(inbound.id, 0) >= MAX_CLAIMS:
+                    results.append(self._poisoned(session, inbound, earlier[inbound.id]))
+                else:
                     results.append(self._process_claimed(session, inbound, work))
         if not results:
             return self._process_peeked(size)
@@ -143,23 +185,30 @@ class Processor:
                 index.forget_since(mark)
             raise
 
-    def _process_claimed(self, session: Session, inbound: InboundMessage, prepared: Work | None) -> Work:
+    def _record_claims(self, inbound_ids: list[int]) -> None:
+        """Count one claim of each message, committed now, before any of them is processed."""
+        if inbound_ids:
+            now = datetime.now(UTC)
+            with self.store.transaction() as session:
+                session.execute(
+                    insert(InboundClaim), [{"inbound_id": i, "claimed_at": now} for i in inbound_ids]
+                )
+
+    def _poisoned(self, session: Session, inbound: InboundMessage, claims: int) -> Work:
+        why = PoisonMail(f"worker died {claims} times on this mail")
+        return self._failed(session, inbound, why, datetime.now(UTC))
+
+    def _process_claimed(
+        self, session: Session, inbound: InboundMessage, prepared: Work | PoisonMail | None
+    ) -> Work:
         """Run the stages for a claimed message in the open transaction and mark it done (or failed)."""
         now = datetime.now(UTC)
-        env = StageEnv(
-            session,
-            self.settings,
-            now,
-            self.secret,
-            self.templates,
-            self.typical_waits,
-            metrics=self.metrics,
-            faq=self.faq,
-            dedupe_index=self.dedupe_index,
-        )
+        if isinstance(prepared, PoisonMail):
+            return self._failed(session, inbound, prepared, now)
+        env = StageEnv(session, self.settings, now, self.secret, self.templates, self.resources, self.metrics)
         for attempt in (1, 2):
             try:
-                with self._index_forgets_on_rollback(), session.begin_nested():
+                with self._index_forgets_on_rollback(), session.begin_nested(), self._time_limit():
                     work = prepared or prepare(Work(inbound=inbound), self.settings, self.metrics)
                     work = run_stages(work, env)
                 break
@@ -176,6 +225,7 @@ class Processor:
             except Exception as error:
                 return self._failed(session, inbound, error, now)
         result = work.finished or "; ".join(work.notes)
+        session.execute(delete(InboundClaim).where(InboundClaim.inbound_id == inbound.id))
         update_row(
             session,
             Inbound,
@@ -212,11 +262,39 @@ class Processor:
             ).all()
             return [inbound_message(row) for row in rows]
 
-    def _try_prepare(self, inbound: InboundMessage) -> Work | None:
+    def _try_prepare(self, inbound: InboundMessage) -> Work | PoisonMail | None:
         try:
-            return prepare(Work(inbound=inbound), self.settings, self.metrics)
+            with self._time_limit():
+                return prepare(Work(inbound=inbound), self.settings, self.metrics)
+        except PoisonMail as slow:  # recorded as the failure inside the transaction
+            return slow
         except Exception:  # prepared again inside the transaction, where a failure is recorded
             return None
+
+    @contextmanager
+    def _time_limit(self) -> Iterator[None]:
+        """End a message that takes longer than [pipeline] message_timeout_seconds with PoisonMail.
+
+        A timer signal interrupts Python code wherever it runs; it exists only
+        in a process's main thread (a `serve` child, `postdesk process`), so a
+        worker run in another thread (tests, benchmarks) has no limit."""
+        seconds = self.settings.pipeline.message_timeout_seconds
+        if not seconds or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def expired(signum: int, frame: object) -> None:
+            raise PoisonMail(
+                f"processing took longer than {seconds:g} s ([pipeline] message_timeout_seconds)"
+            )
+
+        previous = signal.signal(signal.SIGALRM, expired)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
 
     def process_pending(self, limit: int | None = None) -> int:
         """Process until nothing is pending (or LIMIT messages); returns the count."""
@@ -235,6 +313,25 @@ def _still_pending(session: Session, peeked: list[int]) -> set[int]:
     still pending are ours (no other worker can finish them meanwhile)."""
     rows = session.execute(select(Inbound.id).where(Inbound.id.in_(peeked), Inbound.status == "pending"))
     return set(rows.scalars())
+
+
+def _claims_of(session: Session, inbound_ids: list[int]) -> dict[int, int]:
+    """How often each of INBOUND_IDS was claimed without finishing."""
+    if not inbound_ids:
+        return {}
+    rows = session.execute(
+        select(InboundClaim.inbound_id, func.count())
+        .where(InboundClaim.inbound_id.in_(inbound_ids))
+        .group_by(InboundClaim.inbound_id)
+    )
+    return {inbound_id: count for inbound_id, count in rows}
+
+
+def _alone_if_suspect(claimed: list[InboundMessage], earlier: dict[int, int]) -> list[InboundMessage]:
+    """A message claimed before may be what killed the worker: it runs alone, so
+    a crash counts against it and not against the messages batched with it."""
+    suspect = next((inbound for inbound in claimed if earlier.get(inbound.id)), None)
+    return claimed if suspect is None else [suspect]
 
 
 def _claim_batch(session: Session, size: int) -> list[InboundMessage]:
@@ -276,6 +373,8 @@ def _log_processed(work: Work, result: str) -> None:
 def retry_failed(store: Store) -> int:
     """Put every failed message back in the queue; returns how many."""
     with store.transaction() as session:
+        failed = select(Inbound.id).where(Inbound.status == "failed")
+        forget_claims(session, failed)
         result = session.execute(update(Inbound).where(Inbound.status == "failed").values(status="pending"))
         return result.rowcount or 0
 
@@ -284,6 +383,8 @@ def _mark_failed(session: Session, inbound_id: int, error: Exception, now: datet
     summary = traceback.format_exception_only(error)[-1].strip()
     where = traceback.extract_tb(error.__traceback__)[-1:]
     location = f" at {where[0].filename}:{where[0].lineno}" if where else ""
+    if isinstance(error, PoisonMail):
+        summary, location = str(error), ""  # where the timer struck says nothing
     session.execute(
         update(Inbound)
         .where(Inbound.id == inbound_id)

@@ -16,13 +16,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
-from postdesk.core.work import InboundMessage
 from postdesk.store.models import Inbound, InboundRaw
 from postdesk.store.rows import insert_rows
 from postdesk.store.session import Store
@@ -83,30 +79,6 @@ def spool_messages(
             return [row.id for row in rows]
     except Exception as error:  # any failure to commit means "not stored"
         raise StoreUnavailable(f"{type(error).__name__}: {error}") from error
-
-
-# What an `InboundMessage` is read from: the spool row joined with its bytes.
-SELECT_INBOUND = select(
-    Inbound.id, Inbound.received_at, Inbound.via, Inbound.envelope_from, Inbound.recipients, InboundRaw.raw
-).join_from(Inbound, InboundRaw, InboundRaw.inbound_id == Inbound.id)
-
-
-def inbound_message(row: Row[Any]) -> InboundMessage:
-    """A row of `SELECT_INBOUND` as the pipeline's input."""
-    return InboundMessage(
-        id=row.id,
-        received_at=row.received_at,
-        via=row.via,
-        envelope_from=row.envelope_from,
-        recipients=tuple(row.recipients),
-        raw=row.raw,
-    )
-
-
-def read_inbound(session: Session, inbound_id: int) -> InboundMessage | None:
-    """The spooled message INBOUND_ID, bytes and envelope; None when there is none."""
-    row = session.execute(SELECT_INBOUND.where(Inbound.id == inbound_id)).first()
-    return inbound_message(row) if row is not None else None
 
 
 _STOP = object()

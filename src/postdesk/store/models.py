@@ -99,6 +99,22 @@ class InboundRaw(Base):
     raw: Mapped[bytes]
 
 
+class InboundClaim(Base):
+    """One claim of a spooled message by a worker, committed before the worker processes it.
+
+    A worker that dies on a message leaves its claims behind; the worker
+    fails a message claimed `MAX_CLAIMS` times without finishing
+    (`postdesk.pipeline.worker`). No foreign key: on PostgreSQL the claim is
+    written on a second connection while the inbound row is locked.
+    """
+
+    __tablename__ = "inbound_claims"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    inbound_id: Mapped[int] = mapped_column(BigId, index=True)
+    claimed_at: Mapped[datetime]
+
+
 class Contact(Base):
     __tablename__ = "contacts"
 

@@ -36,10 +36,10 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from postdesk.config.model import PRIORITIES, QueueSettings, RuleMatch, Settings
-from postdesk.core.work import Triaged, Work
-from postdesk.pipeline.env import StageEnv
+from postdesk.core.work import Work
 from postdesk.store.models import Contact, Ticket
 from postdesk.store.responses import answered
+from postdesk.triage.decision import Triaged
 
 # Mail no person wrote, or that no one answers: no first-response due time.
 NO_ANSWER_KINDS = frozenset({"auto_reply", "bounce", "own_loop", "abuse_report"})
@@ -64,9 +64,9 @@ class _Route:
     pinned: bool  # rules may not move it elsewhere
 
 
-def decide(work: Work, env: StageEnv) -> Triaged:
+def decide(work: Work, session: Session, settings: Settings) -> Triaged:
     """What a new ticket gets, with the reasons."""
-    mail, settings = work.mail, env.settings
+    mail = work.mail
     assert mail is not None
     route = route_by_address(_recipients(work), settings)
     hits: list[tuple[str, str, str]] = []
@@ -104,7 +104,7 @@ def decide(work: Work, env: StageEnv) -> Triaged:
             effects.append("feature request")
         hits.append(("rule", rule.name, f"{matched} → {', '.join(effects) or 'nothing to change'}"))
     priority = by_rules or "normal"
-    for step, name, raised_to, why in _raises(work, env.session, settings):
+    for step, name, raised_to, why in _raises(work, session, settings):
         if rank(raised_to) > rank(priority):
             priority = raised_to
             hits.append((step, name, f"{why} → priority {priority}"))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from postdesk.config.model import Settings
 from postdesk.deliver.compose import Outgoing, new_message_id
-from postdesk.pipeline.env import StageEnv
 from postdesk.store.models import Contact, Ticket, Voicemail
+from postdesk.templates.render import MailTemplates
 from postdesk.threads.tokens import make_token, reply_address
 from postdesk.voicemail.audio import clock
 from postdesk.voicemail.numbers import display
@@ -13,12 +16,19 @@ VOICEMAIL_ACK = "voicemail_acknowledgement"
 
 
 def voicemail_acknowledgement(
-    ticket: Ticket, contact: Contact, voicemail: Voicemail, env: StageEnv
+    ticket: Ticket,
+    contact: Contact,
+    voicemail: Voicemail,
+    *,
+    settings: Settings,
+    templates: MailTemplates,
+    secret: bytes,
+    now: datetime,
 ) -> Outgoing:
-    desk = env.settings.desk
+    desk = settings.desk
     tag = f"{desk.ticket_tag}{ticket.number}"
-    reply_to = reply_address(desk.address, make_token(env.secret, ticket.id))
-    rendered = env.templates.render(
+    reply_to = reply_address(desk.address, make_token(secret, ticket.id))
+    rendered = templates.render(
         VOICEMAIL_ACK,
         ticket.language,
         desk_name=desk.name,
@@ -38,7 +48,7 @@ def voicemail_acknowledgement(
         subject=subject,
         body=rendered.body,
         message_id=new_message_id("voicemail", desk.address.rpartition("@")[2]),
-        date=env.now,
+        date=now,
         reply_to=reply_to,
         # Nobody wrote to us by mail: this is generated, not a reply (RFC 3834).
         auto_submitted="auto-generated",

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from postdesk.core.work import Triaged, Work
+from postdesk.core.work import Work
 from postdesk.pipeline.env import StageEnv
+from postdesk.triage.decision import Triaged
 
 ABUSE_REPORT = "abuse_report"
 
@@ -33,9 +34,8 @@ def file_abuse_report(work: Work, env: StageEnv) -> Work:
         )
     triaged = Triaged(priority="normal", queue=queue, level=1, first_response_due=None, hits=hits)
     return replace(
-        work,
+        work.with_fact(triaged),
         ticket_id=None,
         threaded_by="new",
-        triage=triaged,
         notes=work.note(f"abuse report → queue {queue}"),
     )

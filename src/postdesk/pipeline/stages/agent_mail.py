@@ -25,16 +25,16 @@ from postdesk.agents.directory import agent_by_address
 from postdesk.agents.mailing import COMMAND_ERROR_KIND, HOWTO_KIND, mail_agent, ticket_tag
 from postdesk.agents.merge import merged_target
 from postdesk.agents.reply import answer_customer
-from postdesk.classify.kind import MailKind
 from postdesk.config.model import AgentSettings
+from postdesk.core.kinds import MailKind
 from postdesk.core.work import Work
 from postdesk.deliver.loopguard import auto_reply_allowed
 from postdesk.parse.reply_text import split_reply
 from postdesk.pipeline.env import StageEnv
-from postdesk.pipeline.stages.store import record
-from postdesk.pipeline.stages.thread import thread
 from postdesk.store.models import Message, Participant, Ticket
+from postdesk.threads.lookup import find_thread
 from postdesk.threads.tokens import AGENT, ReplyToken, tokens_in, verify
+from postdesk.tickets.record import file_mail
 
 log = logging.getLogger(__name__)
 
@@ -85,14 +85,15 @@ def _to_reply_address(
 
 def _from_agent_without_token(work: Work, env: StageEnv, agent: AgentSettings) -> Work:
     may_open = env.settings.agent_mail.agents_may_open_tickets
-    threaded = thread(work, env)
-    if threaded.ticket_id is not None:
-        assert work.mail is not None
-        as_customer = env.session.get(Participant, (threaded.ticket_id, work.mail.sender_email))
+    assert work.mail is not None
+    threaded = find_thread(work.mail, work.inbound.recipients, env.session, env.settings, env.secret)
+    if threaded is not None:
+        ticket_id, threaded_by = threaded
+        as_customer = env.session.get(Participant, (ticket_id, work.mail.sender_email))
         if may_open and as_customer is not None and as_customer.role == "customer":
             return work  # the agent's own ticket, opened as a customer: a customer's follow-up
         why = "an agent's address without the agent's reply address"
-        quarantined = _quarantine(work, env, threaded.ticket_id, why, threaded.threaded_by)
+        quarantined = _quarantine(work, env, ticket_id, why, threaded_by)
         return _send_howto(quarantined, env, agent)
     if may_open:
         return replace(work, notes=work.note(f"agent {agent.email} opens a ticket ([agent_mail] allows it)"))
@@ -110,7 +111,8 @@ def _quarantine(work: Work, env: StageEnv, ticket_id: int | None, why: str, thre
     )
     if ticket_id is None:
         return replace(work, finished=f"quarantined, no ticket to keep it on: {why}")
-    stored = record(replace(work, ticket_id=ticket_id, kind=QUARANTINED, threaded_by=threaded_by), env)
+    filing = replace(work, ticket_id=ticket_id, kind=QUARANTINED, threaded_by=threaded_by)
+    stored = file_mail(env.session, env.settings, env.now, filing)
     message = env.session.get_one(Message, stored.message_row_id)
     message.defects = [*message.defects, f"quarantined: {why}"]
     return replace(stored, finished=f"quarantined on ticket {ticket_id}: {why}")
@@ -148,7 +150,8 @@ def _act(work: Work, env: StageEnv, ticket: Ticket, agent: AgentSettings) -> Wor
         kind = NOTE
     else:
         kind = REPLIED if read.text else COMMANDS_ONLY
-    stored = record(replace(work, ticket_id=ticket.id, kind=kind, threaded_by="agent_token"), env)
+    filing = replace(work, ticket_id=ticket.id, kind=kind, threaded_by="agent_token")
+    stored = file_mail(env.session, env.settings, env.now, filing)
     message = env.session.get_one(Message, stored.message_row_id)
     if problems:
         _report_problems(env, ticket, agent, problems)

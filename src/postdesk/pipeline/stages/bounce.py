@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from postdesk.agents.directory import agents_to_notify
 from postdesk.agents.mailing import BOUNCE_NOTICE_KIND, mail_agent, ticket_tag
-from postdesk.classify.kind import MailKind
+from postdesk.core.kinds import MailKind
 from postdesk.core.mail import Mail
 from postdesk.core.work import Work
 from postdesk.pipeline.env import StageEnv

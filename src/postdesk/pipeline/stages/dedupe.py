@@ -64,13 +64,13 @@ def dedupe(work: Work, env: StageEnv) -> Work:
     normal = normalise_mail(mail.subject, mail.text, env.settings.desk.ticket_tag)
     sender = (work.customer.key if work.customer else "") or mail.sender_email.lower()
     # The worker's own index is caught up once per batch (Processor); without one, read one for this mail.
-    index = env.dedupe_index
+    index = env.resources.dedupe_index
     if index is None:  # (not `or`: an empty index is falsy, and must still be the worker's own)
         index = new_index(env.settings, is_sqlite=env.session.get_bind().dialect.name == "sqlite")
         index.load(env.session, env.now)
     decision = decide_for(normal, sender, env, index, settings.rules)
     env.metrics.dedupe_decision(decision.rule or "none", decision.action)  # docs/operations.md
-    work = replace(work, dedupe=Pending(normal, sender, decision))
+    work = work.with_fact(Pending(normal, sender, decision))
     if decision.action == "new":
         return work
     note = (

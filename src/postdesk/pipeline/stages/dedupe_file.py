@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, func, select
 from postdesk.core.work import Work
 from postdesk.dedupe.clusters import join_cluster
 from postdesk.dedupe.index import Entry
+from postdesk.dedupe.rules import Pending
 from postdesk.deliver.compose import automatic_answer, with_tag
 from postdesk.deliver.loopguard import auto_reply_allowed
 from postdesk.deliver.outbox import enqueue
@@ -25,7 +26,7 @@ from postdesk.threads.tokens import make_token, reply_address
 
 def file_dedupe(work: Work, env: StageEnv) -> Work:
     """After store: keep the normalised text, record the decision, cluster, queue the notice."""
-    pending = work.dedupe
+    pending = work.fact(Pending)
     if pending is None or work.message_row_id is None or work.ticket_id is None:
         return work
     decision = pending.decision
@@ -43,9 +44,9 @@ def file_dedupe(work: Work, env: StageEnv) -> Work:
             "created_at": env.now,
         },
     )
-    if env.dedupe_index is not None:
+    if env.resources.dedupe_index is not None:
         # The next mail of this batch may repeat this one. (A rollback takes it out again: Processor.)
-        env.dedupe_index.add(Entry(entry_id, work.ticket_id, pending.sender, env.now, pending.mail))
+        env.resources.dedupe_index.add(Entry(entry_id, work.ticket_id, pending.sender, env.now, pending.mail))
     insert_row(
         session,
         DedupeDecision,

@@ -10,14 +10,16 @@ from postdesk.features.requests import (
     mark_feature,
 )
 from postdesk.pipeline.env import StageEnv
+from postdesk.triage.decision import Triaged
 
 
 def collect_feature_request(work: Work, env: StageEnv) -> Work:
     """Pipeline stage: a new ticket that a rule marked as a feature request joins its request."""
-    if not (work.new_ticket and work.triage and work.triage.feature_rule):
+    triaged = work.fact(Triaged)
+    if not (work.new_ticket and triaged and triaged.feature_rule):
         return work
     assert work.ticket_id is not None
     marked = mark_feature(
-        env.session, work.ticket_id, env.now, env.settings.features.similarity, by=work.triage.feature_rule
+        env.session, work.ticket_id, env.now, env.settings.features.similarity, by=triaged.feature_rule
     )
     return replace(work, notes=work.note(marked.sentence()))

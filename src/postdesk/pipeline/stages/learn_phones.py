@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from postdesk.classify.kind import MailKind
+from postdesk.core.kinds import MailKind
 from postdesk.core.work import Work
 from postdesk.pipeline.env import StageEnv
-from postdesk.pipeline.stages.store import contact_for
+from postdesk.tickets.record import contact_for
 from postdesk.voicemail.phones import learn_phone
 from postdesk.voicemail.signature import signature_numbers
 

@@ -78,7 +78,7 @@ def acknowledgement_mail(mail: Mail, ticket: Ticket, env: StageEnv) -> Outgoing:
             priority=ticket.priority,
             now=env.now,
             language=ticket.language,
-            cache=env.typical_waits,
+            cache=env.resources.typical_waits,
         ),
         faq=faq_suggestions(mail, ticket, env),
     )
@@ -97,9 +97,9 @@ def acknowledgement_mail(mail: Mail, ticket: Ticket, env: StageEnv) -> Outgoing:
 
 def faq_suggestions(mail: Mail, ticket: Ticket, env: StageEnv) -> tuple[Suggestion, ...]:
     """FAQ entries that may already answer the mail (docs/faq.md); () when none is good enough."""
-    if env.faq is None:
+    if env.resources.faq is None:
         return ()
-    return find_suggestions(env.faq, mail.subject, mail.text, ticket.language, env.settings.faq)
+    return find_suggestions(env.resources.faq, mail.subject, mail.text, ticket.language, env.settings.faq)
 
 
 def _acks_in_last_hour(session: Session, recipient: str, env: StageEnv) -> int:

@@ -1,80 +1,21 @@
-"""The thread stage: is this mail a follow-up on a ticket we have?
-
-In order of trust: a valid reply token in a recipient address, then
-In-Reply-To/References naming a message the desk stored or sent, then the
-subject tag — which alone only threads when the sender already belongs to
-that ticket, so copying a tag into a subject gives a stranger nothing.
-"""
+"""The thread stage: the ticket this mail follows up, and how it was found (`postdesk.threads.lookup`)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from postdesk.core.mail import Mail
+from postdesk.core.kinds import MailKind
 from postdesk.core.work import Work
 from postdesk.pipeline.env import StageEnv
-from postdesk.store.models import Message, Participant, Ticket
-from postdesk.threads.tokens import CUSTOMER, tokens_in, verify
-
-# References can list hundreds of ids; the newest few are the ones that matter.
-MAX_THREAD_IDS = 50
+from postdesk.threads.lookup import find_thread
 
 
 def thread(work: Work, env: StageEnv) -> Work:
     assert work.mail is not None
-    if work.kind == "voicemail":
+    if work.kind == MailKind.VOICEMAIL:
         return work  # filed by its caller (voicemail stage); a phone system's headers say nothing
-    found = (
-        _by_reply_token(work, env)
-        or _by_message_ids(work.mail, env.session)
-        or _by_subject_tag(work.mail, env)
-    )
+    found = find_thread(work.mail, work.inbound.recipients, env.session, env.settings, env.secret)
     if found is None:
         return work
     ticket_id, how = found
     return replace(work, ticket_id=ticket_id, threaded_by=how, notes=work.note(f"threaded by {how}"))
-
-
-def _by_reply_token(work: Work, env: StageEnv) -> tuple[int, str] | None:
-    assert work.mail is not None
-    addresses = [*work.inbound.recipients, *(a.email for a in (*work.mail.to, *work.mail.cc))]
-    for token in tokens_in(addresses, env.settings.desk.address):
-        valid = token.role == CUSTOMER and verify(env.secret, token)
-        if valid and env.session.get(Ticket, token.ticket_id) is not None:
-            return token.ticket_id, "reply_token"
-    return None
-
-
-def _by_message_ids(mail: Mail, session: Session) -> tuple[int, str] | None:
-    wanted = mail.thread_ids[:MAX_THREAD_IDS]
-    if not wanted:
-        return None
-    rows = session.execute(
-        select(Message.message_id, Message.ticket_id).where(Message.message_id.in_(wanted))
-    ).all()
-    ticket_of = {message_id: ticket_id for message_id, ticket_id in rows}
-    for message_id in wanted:
-        if message_id in ticket_of:
-            how = "in_reply_to" if message_id in mail.in_reply_to else "references"
-            return ticket_of[message_id], how
-    return None
-
-
-def subject_tag_pattern(tag: str) -> re.Pattern[str]:
-    return re.compile(r"\[" + re.escape(tag) + r"\s*(\d{1,18})\]", re.IGNORECASE)
-
-
-def _by_subject_tag(mail: Mail, env: StageEnv) -> tuple[int, str] | None:
-    sender = mail.sender_email
-    if not sender:
-        return None
-    for match in subject_tag_pattern(env.settings.desk.ticket_tag).finditer(mail.subject):
-        ticket_id = int(match[1])
-        belongs = env.session.get(Participant, (ticket_id, sender))
-        if belongs is not None:
-            return ticket_id, "subject_tag"
-    return None

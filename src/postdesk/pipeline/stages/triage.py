@@ -25,9 +25,9 @@ def triage(work: Work, env: StageEnv) -> Work:
     assert work.mail is not None
     if work.ticket_id is not None:
         return _follow_up(work, env)
-    decided = decide(work, env)
+    decided = decide(work, env.session, env.settings)
     note = f"triage: {decided.priority}, queue {decided.queue}, level {decided.level}"
-    return replace(work, triage=decided, notes=work.note(note))
+    return replace(work.with_fact(decided), notes=work.note(note))
 
 
 def _follow_up(work: Work, env: StageEnv) -> Work:

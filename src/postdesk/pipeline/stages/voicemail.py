@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from sqlalchemy import select
 
-from postdesk.classify.kind import MailKind
+from postdesk.core.kinds import MailKind
 from postdesk.core.mail import Address
 from postdesk.core.work import Work
 from postdesk.pipeline.env import StageEnv
@@ -52,11 +52,10 @@ def recognise_voicemail(work: Work, env: StageEnv) -> Work:
         notes = (*notes, f"caller unknown: number shared by {', '.join(found.shared_by)}")
     ticket_id = _callers_open_ticket(env, call)
     return replace(
-        work,
+        work.with_fact(call),
         kind=MailKind.VOICEMAIL.value,
         kind_reason=f"voicemail source {source.name}",
         urgent=work.urgent or call.urgent,
-        voicemail=call,
         customer=Address(email=contact.email, name=contact.name) if contact else None,
         ticket_id=ticket_id,
         threaded_by=BY_CALLER if ticket_id is not None else work.threaded_by,

@@ -7,7 +7,8 @@ from dataclasses import replace
 
 from sqlalchemy import select
 
-from postdesk.classify.kind import MailKind, is_daemon_address, is_own_address
+from postdesk.classify.kind import is_daemon_address, is_own_address
+from postdesk.core.kinds import MailKind
 from postdesk.core.work import Work
 from postdesk.deliver.outbox import enqueue
 from postdesk.pipeline.env import StageEnv
@@ -21,7 +22,7 @@ from postdesk.voicemail.notify import VOICEMAIL_ACK, voicemail_acknowledgement
 
 
 def file_voicemail(work: Work, env: StageEnv) -> Work:
-    call, mail = work.voicemail, work.mail
+    call, mail = work.fact(Call), work.mail
     if call is None or mail is None or work.kind != MailKind.VOICEMAIL:
         return work
     session = env.session
@@ -95,7 +96,15 @@ def _acknowledge(
         return (*notes, f"no voicemail acknowledgement: {contact.email} is a mail system address")
     enqueue(
         env.session,
-        voicemail_acknowledgement(ticket, contact, voicemail, env),
+        voicemail_acknowledgement(
+            ticket,
+            contact,
+            voicemail,
+            settings=env.settings,
+            templates=env.templates,
+            secret=env.secret,
+            now=env.now,
+        ),
         ticket_id=ticket.id,
         kind=VOICEMAIL_ACK,
         envelope_from=env.settings.outbound.envelope_from or env.settings.desk.address,

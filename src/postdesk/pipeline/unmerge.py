@@ -1,8 +1,9 @@
-"""Undoing dedupe: a wrongly merged mail becomes its own ticket again.
+"""Undoing dedupe: a wrongly merged mail becomes its own ticket again (`postdesk tickets unmerge`).
 
-The split-off ticket is opened as if the mail had just arrived (triage, its
-own acknowledgement), and the correction is kept as a label that `postdesk
-dedupe replay` scores rules against.
+The split-off ticket is opened as if the mail had just arrived: triage
+decides it (`postdesk.triage.rules.decide`), `postdesk.tickets.record`
+opens it, and the respond stage acknowledges it. The correction is kept as
+a label that `postdesk dedupe replay` scores rules against.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from postdesk.core.work import Work
 from postdesk.parse.mime import parse_mail
 from postdesk.pipeline.env import StageEnv
 from postdesk.pipeline.stages.respond import acknowledge
-from postdesk.pipeline.stages.store import _open_ticket  # the store stage's own way of opening a ticket
-from postdesk.pipeline.stages.triage import triage
-from postdesk.receive.spool import read_inbound
+from postdesk.store.inbound import read_inbound
 from postdesk.store.models import DedupeEntry, DedupeLabel, Message
 from postdesk.store.queries import DUPLICATE
+from postdesk.tickets.record import open_ticket
+from postdesk.triage.rules import decide
 
 UNMERGED = "unmerged"
 
@@ -45,9 +46,10 @@ def unmerge(message_row_id: int, env: StageEnv) -> tuple[int, int]:
         raise UndoError(f"message {message_row_id} has no stored original mail to open a ticket from")
     mail = parse_mail(inbound.raw)
     work = Work(inbound=inbound, mail=mail, kind=message.kind)
-    work = triage(work, env)
+    triaged = decide(work, session, env.settings)
+    work = work.with_fact(triaged)
     sender = mail.from_ or Address(email=message.from_email)
-    ticket = _open_ticket(session, mail, sender, work, env)
+    ticket = open_ticket(session, env.settings, env.now, mail, sender, triaged)
     old_ticket = message.ticket_id
     message.ticket_id = ticket.id
     message.threaded_by = UNMERGED
