@@ -126,6 +126,7 @@ class Processor:
                 except _Deferred as why:
                     log.warning("inbound %d deferred: %s", inbound.id, why)
                     results.append(Work(inbound=inbound, finished=f"{DEFERRED}{why}"))
+            _forget_finished_claims(session, claimed, earlier)
         for work in results:
             self._done(work)
         return results
@@ -133,11 +134,9 @@ class Processor:
     def _process_peeked(self, size: int) -> list[Work]:
         """SQLite locks the whole database for a writer: read and prepare the
         messages first, then take the lock for the stages that write."""
-        peeked = self._peek(size)
+        peeked, earlier = self._peek(size)
         if not peeked:
             return []
-        with self.store.read() as session:
-            earlier = _claims_of(session, [inbound.id for inbound in peeked])
         peeked = _alone_if_suspect(peeked, earlier)
         self._record_claims([i.id for i in peeked if earlier.get(i.id, 0) < MAX_CLAIMS])
         prepared = [
@@ -155,6 +154,7 @@ class Processor:
                     results.append(self._poisoned(session, inbound, earlier[inbound.id]))
                 else:
                     results.append(self._process_claimed(session, inbound, work))
+            _forget_finished_claims(session, peeked, earlier)
         if not results:
             return self._process_peeked(size)
         for work in results:
@@ -225,7 +225,6 @@ class Processor:
             except Exception as error:
                 return self._failed(session, inbound, error, now)
         result = work.finished or "; ".join(work.notes)
-        session.execute(delete(InboundClaim).where(InboundClaim.inbound_id == inbound.id))
         update_row(
             session,
             Inbound,
@@ -255,12 +254,14 @@ class Processor:
         self.metrics.processed("done")
         _log_processed(work, work.finished or "; ".join(work.notes))
 
-    def _peek(self, size: int) -> list[InboundMessage]:
+    def _peek(self, size: int) -> tuple[list[InboundMessage], dict[int, int]]:
+        """The oldest pending messages, and how often each was claimed before."""
         with self.store.read() as session:
             rows = session.execute(
                 SELECT_INBOUND.where(Inbound.status == "pending").order_by(Inbound.id).limit(size)
             ).all()
-            return [inbound_message(row) for row in rows]
+            peeked = [inbound_message(row) for row in rows]
+            return peeked, _claims_of(session, [inbound.id for inbound in peeked])
 
     def _try_prepare(self, inbound: InboundMessage) -> Work | PoisonMail | None:
         try:
@@ -325,6 +326,14 @@ def _claims_of(session: Session, inbound_ids: list[int]) -> dict[int, int]:
         .group_by(InboundClaim.inbound_id)
     )
     return {inbound_id: count for inbound_id, count in rows}
+
+
+def _forget_finished_claims(session: Session, claimed: list[InboundMessage], earlier: dict[int, int]) -> None:
+    """The batch's messages are finished (done, failed, or back to pending after a lost
+    race): the worker survived them, so their claims go. A poisoned one keeps its count."""
+    finished = [inbound.id for inbound in claimed if earlier.get(inbound.id, 0) < MAX_CLAIMS]
+    if finished:
+        session.execute(delete(InboundClaim).where(InboundClaim.inbound_id.in_(finished)))
 
 
 def _alone_if_suspect(claimed: list[InboundMessage], earlier: dict[int, int]) -> list[InboundMessage]:
