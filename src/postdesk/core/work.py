@@ -74,6 +74,3 @@ class Work:
         """A copy of this Work whose fact of VALUE's type is VALUE (replacing an earlier one)."""
         kept = tuple(fact for fact in self.facts if type(fact) is not type(value))
         return replace(self, facts=(*kept, value))
-
-    def without_fact(self, kind: type) -> Work:
-        return replace(self, facts=tuple(fact for fact in self.facts if type(fact) is not kind))

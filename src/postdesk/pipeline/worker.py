@@ -114,11 +114,12 @@ class Processor:
             claimed = _claim_batch(session, size)
             earlier = _claims_of(session, [inbound.id for inbound in claimed])
             claimed = _alone_if_suspect(claimed, earlier)
+            spent = _spent(earlier)
             # On a second connection, so the count survives this transaction's
             # rollback when the message kills the process.
-            self._record_claims([i.id for i in claimed if earlier.get(i.id, 0) < MAX_CLAIMS])
+            self._record_claims([i.id for i in claimed if i.id not in spent])
             for inbound in claimed:
-                if earlier.get(inbound.id, 0) >= MAX_CLAIMS:
+                if inbound.id in spent:
                     results.append(self._poisoned(session, inbound, earlier[inbound.id]))
                     continue
                 try:
@@ -126,7 +127,7 @@ class Processor:
                 except _Deferred as why:
                     log.warning("inbound %d deferred: %s", inbound.id, why)
                     results.append(Work(inbound=inbound, finished=f"{DEFERRED}{why}"))
-            _forget_finished_claims(session, claimed, earlier)
+            _forget_finished_claims(session, claimed, spent)
         for work in results:
             self._done(work)
         return results
@@ -138,11 +139,9 @@ class Processor:
         if not peeked:
             return []
         peeked = _alone_if_suspect(peeked, earlier)
-        self._record_claims([i.id for i in peeked if earlier.get(i.id, 0) < MAX_CLAIMS])
-        prepared = [
-            None if earlier.get(inbound.id, 0) >= MAX_CLAIMS else self._try_prepare(inbound)
-            for inbound in peeked
-        ]
+        spent = _spent(earlier)
+        self._record_claims([i.id for i in peeked if i.id not in spent])
+        prepared = [None if inbound.id in spent else self._try_prepare(inbound) for inbound in peeked]
         results: list[Work] = []
         with self._batch_transaction() as session:
             # Another worker may have finished a peeked message meanwhile.
@@ -150,11 +149,11 @@ class Processor:
             for inbound, work in zip(peeked, prepared, strict=True):
                 if inbound.id not in pending:
                     continue
-                if earlier.get(inbound.id, 0) >= MAX_CLAIMS:
+                if inbound.id in spent:
                     results.append(self._poisoned(session, inbound, earlier[inbound.id]))
                 else:
                     results.append(self._process_claimed(session, inbound, work))
-            _forget_finished_claims(session, peeked, earlier)
+            _forget_finished_claims(session, peeked, spent)
         if not results:
             return self._process_peeked(size)
         for work in results:
@@ -328,10 +327,15 @@ def _claims_of(session: Session, inbound_ids: list[int]) -> dict[int, int]:
     return {inbound_id: count for inbound_id, count in rows}
 
 
-def _forget_finished_claims(session: Session, claimed: list[InboundMessage], earlier: dict[int, int]) -> None:
+def _spent(earlier: dict[int, int]) -> set[int]:
+    """The messages that used up their claims: they are failed, not processed."""
+    return {inbound_id for inbound_id, claims in earlier.items() if claims >= MAX_CLAIMS}
+
+
+def _forget_finished_claims(session: Session, claimed: list[InboundMessage], spent: set[int]) -> None:
     """The batch's messages are finished (done, failed, or back to pending after a lost
     race): the worker survived them, so their claims go. A poisoned one keeps its count."""
-    finished = [inbound.id for inbound in claimed if earlier.get(inbound.id, 0) < MAX_CLAIMS]
+    finished = [inbound.id for inbound in claimed if inbound.id not in spent]
     if finished:
         session.execute(delete(InboundClaim).where(InboundClaim.inbound_id.in_(finished)))
 
