@@ -73,10 +73,13 @@ def base_main_cf(root: Path, port_note: str = "") -> list[str]:
         "lmtp_host_lookup = native",
         "disable_dns_lookups = yes",
         "smtp_dns_support_level = disabled",
-        # Retry deferred mail within seconds instead of minutes (tests only).
-        "queue_run_delay = 1s",
-        "minimal_backoff_time = 1s",
-        "maximal_backoff_time = 2s",
+        # Deferred mail waits for the test's `postfix flush`. A one-second backoff let
+        # qmgr take the deferred mail up again while the pipe agent still held its
+        # lock ("skipped, still being delivered"): the mail then sat untracked in the
+        # active queue, neither deferred nor retried, and the test timed out (CI, Dec 6).
+        "queue_run_delay = 300s",
+        "minimal_backoff_time = 300s",
+        "maximal_backoff_time = 600s",
         "smtp_connect_timeout = 5s",
         "lmtp_connect_timeout = 5s",
     ]
