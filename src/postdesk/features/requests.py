@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 
 from postdesk.dedupe.normalise import normalise_mail
 from postdesk.dedupe.rules import scorer
+from postdesk.parse.reply_text import unquoted
 from postdesk.store.models import FeatureAsk, FeatureRequest, Ticket, TriageEvent
 from postdesk.store.queries import first_inbound_text
-from postdesk.triage.rules import unquoted
 
 STATUSES = ("new", "accepted", "rejected", "done")
 # How many earlier asks a new one is compared with (the newest).

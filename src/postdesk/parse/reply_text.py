@@ -50,3 +50,11 @@ def split_reply(text: str) -> ReplyParts:
     return ReplyParts(
         new_text=new_text.strip(), signature=(first.signatures or "").strip(), quoted=quoted.strip()
     )
+
+
+def unquoted(text: str) -> str:
+    """TEXT without the history a reply quotes, signature kept: what this mail itself says."""
+    parts = split_reply(text)
+    own = "\n".join(part for part in (parts.new_text, parts.signature) if part)
+    # A quote with no "On … wrote:" above it is left in the reply by mail-parser-reply.
+    return "\n".join(line for line in own.splitlines() if not line.lstrip().startswith(">"))

@@ -36,21 +36,16 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from postdesk.config.model import PRIORITIES, QueueSettings, RuleMatch, Settings
+from postdesk.core.kinds import MACHINE_KINDS, MailKind
 from postdesk.core.work import Work
 from postdesk.store.models import Contact, Ticket
 from postdesk.store.responses import answered
 from postdesk.triage.decision import Triaged
 
 # Mail no person wrote, or that no one answers: no first-response due time.
-NO_ANSWER_KINDS = frozenset({"auto_reply", "bounce", "own_loop", "abuse_report"})
+NO_ANSWER_KINDS = MACHINE_KINDS
 # Follow-ups whose words may raise a ticket's priority: the customer's own mail and calls.
-RAISING_KINDS = frozenset({"customer", "voicemail"})
-# A reply's quoted history starts at a line like these (everything after it is old text).
-_QUOTE_HEADER = re.compile(
-    r"^(?:-{2,}\s*(?:original message|ursprüngliche nachricht)\s*-{2,}"
-    r"|(?:on|am) .{4,200}(?:wrote|schrieb)\s*:)\s*$",
-    re.IGNORECASE | re.MULTILINE,
-)
+RAISING_KINDS = frozenset({MailKind.CUSTOMER, MailKind.VOICEMAIL})
 
 
 def rank(priority: str) -> int:
@@ -216,10 +211,3 @@ def normalise(text: str) -> str:
 def _has_phrase(normalised_text: str, phrase: str) -> bool:
     words = normalise(phrase)
     return re.search(r"(?<!\w)" + re.escape(words) + r"(?!\w)", normalised_text) is not None
-
-
-def unquoted(text: str) -> str:
-    """TEXT without the history a reply quotes: ``>`` lines and all after "On … wrote:"."""
-    header = _QUOTE_HEADER.search(text)
-    own = text[: header.start()] if header else text
-    return "\n".join(line for line in own.splitlines() if not line.lstrip().startswith(">"))

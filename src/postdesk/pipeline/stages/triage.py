@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from postdesk.core.work import Work
+from postdesk.parse.reply_text import unquoted
 from postdesk.pipeline.env import StageEnv
 from postdesk.store.models import Ticket, TriageEvent
 from postdesk.triage.rules import (
@@ -17,7 +18,6 @@ from postdesk.triage.rules import (
     first_response_due,
     rank,
     rule_matches,
-    unquoted,
 )
 
 
