@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from postdesk.agents.mailing import REPLY_KIND, ticket_tag
 from postdesk.config.model import AgentSettings, Settings
+from postdesk.core.kinds import MailKind
 from postdesk.core.mail import Attachment
 from postdesk.deliver.compose import Outgoing, new_message_id, with_tag
 from postdesk.deliver.outbox import enqueue
@@ -72,7 +73,7 @@ def answer_customer(
 def _latest_customer_mail(session: Session, ticket: Ticket) -> Message | None:
     return session.execute(
         select(Message)
-        .where(Message.ticket_id == ticket.id, Message.direction == "in", Message.kind == "customer")
+        .where(Message.ticket_id == ticket.id, Message.direction == "in", Message.kind == MailKind.CUSTOMER)
         .order_by(Message.id.desc())
         .limit(1)
     ).scalar_one_or_none()

@@ -27,11 +27,10 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from postdesk.config.model import PRIORITIES
+from postdesk.core.kinds import MailKind
 from postdesk.store.models import Message, Ticket
 from postdesk.store.queries import DUPLICATE
 from postdesk.store.responses import OPEN_STATUSES, first_response_at, overdue
-
-VOICEMAIL_KIND = "voicemail"
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,7 @@ def collect(
     figures["duplicates_merged"] = _count_inbound(
         session, since, until, queue, Message.threaded_by == DUPLICATE
     )
-    figures["voicemails"] = _count_inbound(session, since, until, queue, Message.kind == VOICEMAIL_KIND)
+    figures["voicemails"] = _count_inbound(session, since, until, queue, Message.kind == MailKind.VOICEMAIL)
     return figures
 
 

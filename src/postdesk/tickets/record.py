@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from postdesk.config.model import Settings
+from postdesk.core.kinds import MailKind
 from postdesk.core.mail import Address, Mail
 from postdesk.core.mail import Attachment as MailAttachment
 from postdesk.core.work import Work
@@ -24,7 +25,7 @@ from postdesk.store.rows import insert_row, insert_rows, update_loaded
 from postdesk.triage.decision import Triaged
 
 # Kinds of mail that are a person writing: they reopen a closed ticket.
-HUMAN_KINDS = frozenset({"customer"})
+HUMAN_KINDS = frozenset({MailKind.CUSTOMER})
 
 
 def file_mail(session: Session, settings: Settings, now: datetime, work: Work) -> Work:

@@ -12,24 +12,27 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from postdesk.core.kinds import MailKind
 from postdesk.core.work import Work
 from postdesk.pipeline.env import StageEnv
 from postdesk.triage.decision import Triaged
 
-ABUSE_REPORT = "abuse_report"
-
 
 def file_abuse_report(work: Work, env: StageEnv) -> Work:
-    if work.kind != ABUSE_REPORT:
+    if work.kind != MailKind.ABUSE_REPORT:
         return work
     queue = env.settings.machine_mail.abuse_queue
     hits: tuple[tuple[str, str, str], ...] = (
-        ("machine", ABUSE_REPORT, f"{work.kind_reason} → queue {queue}, kept out of the customer queues"),
+        (
+            "machine",
+            MailKind.ABUSE_REPORT,
+            f"{work.kind_reason} → queue {queue}, kept out of the customer queues",
+        ),
         ("sla", "", "abuse_report: nobody answers it, no due time"),
     )
     if work.ticket_id is not None:
         hits = (
-            ("machine", ABUSE_REPORT, f"not filed on ticket {work.ticket_id} ({work.threaded_by})"),
+            ("machine", MailKind.ABUSE_REPORT, f"not filed on ticket {work.ticket_id} ({work.threaded_by})"),
             *hits,
         )
     triaged = Triaged(priority="normal", queue=queue, level=1, first_response_due=None, hits=hits)

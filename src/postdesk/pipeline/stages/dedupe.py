@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select
 
 from postdesk.config.model import DedupeRule, Settings
+from postdesk.core.kinds import MailKind
 from postdesk.core.work import Work
 from postdesk.dedupe.index import CandidateIndex, Entry, proposed
 from postdesk.dedupe.normalise import NormalMail, normalise_mail
@@ -30,7 +31,7 @@ from postdesk.store.session import Store
 
 NOTICE_KIND = "duplicate_notice"
 # The kinds of mail dedupe compares: what customers write (not machines, agents, or calls).
-COMPARED_KINDS = frozenset({"customer"})
+COMPARED_KINDS = frozenset({MailKind.CUSTOMER})
 
 
 def index_window(settings: Settings) -> timedelta:

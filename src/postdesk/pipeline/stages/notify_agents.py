@@ -8,11 +8,12 @@ from dataclasses import replace
 from postdesk.agents.directory import agents_to_notify
 from postdesk.agents.mailing import NOTIFICATION_KIND, mail_agent
 from postdesk.agents.notify import notification_context
+from postdesk.core.kinds import MailKind
 from postdesk.core.work import Work
 from postdesk.pipeline.env import StageEnv
 from postdesk.store.models import Message, Ticket
 
-NOTIFIED_KINDS = frozenset({"customer", "voicemail"})
+NOTIFIED_KINDS = frozenset({MailKind.CUSTOMER, MailKind.VOICEMAIL})
 
 
 def notify_agents(work: Work, env: StageEnv) -> Work:

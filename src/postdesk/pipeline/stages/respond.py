@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from postdesk.agents.directory import agent_by_address
+from postdesk.core.kinds import MailKind
 from postdesk.core.mail import Mail
 from postdesk.core.work import Work
 from postdesk.deliver.compose import Outgoing, automatic_answer, with_tag
@@ -32,7 +33,7 @@ ACK_KIND = "acknowledgement"
 def acknowledge(work: Work, env: StageEnv) -> Work:
     mail = work.mail
     assert mail is not None and work.ticket_id is not None
-    if not (work.new_ticket and work.kind == "customer" and env.settings.replies.acknowledge):
+    if not (work.new_ticket and work.kind == MailKind.CUSTOMER and env.settings.replies.acknowledge):
         return work
     if agent_by_address(env.settings, mail.sender_email) is not None:
         return replace(work, notes=work.note("no acknowledgement: the sender is an agent"))
