@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from postdesk.core.kinds import MailKind
 from postdesk.core.mail import Mail
+from postdesk.parse.subject import is_forward
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +93,6 @@ _AUTO_REPLY_SUBJECT = re.compile(
 # The JSON may itself be quoted inside an SNS envelope, hence the backslashes.
 _SES_NOTIFICATION = re.compile(r'\\?"notificationType\\?"\s*:\s*\\?"(Bounce|Complaint)')
 
-_FORWARD_PREFIX = re.compile(r"^\s*(fwd?|wg|tr|fw|rv|i)\s*:", re.IGNORECASE)
 _REPORT_TYPE = re.compile(r"report-type\s*=\s*\"?([\w-]+)", re.IGNORECASE)
 
 # How much of the body the phrase checks read: reports put what matters first.
@@ -178,7 +178,7 @@ def _bounce_by_subject(mail: Mail, envelope_sender: str | None, own: Collection[
     "auto-replied".
     """
     subject = mail.subject
-    if _FORWARD_PREFIX.match(subject):
+    if is_forward(subject):
         return None
     opening = mail.text[:OPENING_CHARS]
     ses = _SES_NOTIFICATION.search(opening)
@@ -212,7 +212,7 @@ def _declared_auto_reply(mail: Mail, envelope_sender: str | None, own: Collectio
 
 def _bounce_by_body(mail: Mail, envelope_sender: str | None, own: Collection[str]) -> _Reason:
     """A machine sender whose body reads like a delivery report, or that returns a message."""
-    if _FORWARD_PREFIX.match(mail.subject):
+    if is_forward(mail.subject):
         return None
     sender = _machine_sender(mail, envelope_sender)
     if sender is None:

@@ -16,11 +16,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from postdesk.parse.reply_text import split_reply
+from postdesk.parse.subject import without_prefixes
 
-# "Re:", "AW:", "WG:", "Fwd:", "Antw:", "Wtr:" and the like, repeated, with "[tags]" among them.
-_SUBJECT_PREFIX = re.compile(
-    r"^\s*(?:(?:re|aw|wg|fw|fwd|antw|wtr|sv|vs)\s*(?:\[\d+\])?\s*:\s*|\[[^\]]*\]\s*)+", re.I
-)
 # Forwarding headers that mail-parser-reply keeps in the new text.
 _FORWARD_HEADER = re.compile(
     r"^-{3,}\s*(?:forwarded message|weitergeleitete nachricht|original message|ursprüngliche nachricht)"
@@ -113,7 +110,7 @@ def normalise_mail(subject: str, text: str, ticket_tag: str = "Ticket#") -> Norm
 
 
 def normalise_subject(subject: str, ticket_tag: str = "Ticket#") -> str:
-    subject = _SUBJECT_PREFIX.sub("", subject)
+    subject = without_prefixes(subject)
     subject = _tag_pattern(ticket_tag).sub(" ", subject)
     return _words(_URGENCY.sub(" ", subject))
 

@@ -19,13 +19,12 @@ from bm25s.stopwords import STOPWORDS_EN_PLUS, STOPWORDS_GERMAN
 
 from postdesk.config.model import FaqSettings
 from postdesk.faq.entries import LANGUAGES, Entry, plain_text
+from postdesk.parse.subject import without_prefixes
 
 _STEMMER_NAMES = {"de": "german", "en": "english"}
 # bm25s's longer English list (179 words; its plain one has 33), comparable to the German one (232).
 _STOPWORDS = {"de": frozenset(STOPWORDS_GERMAN), "en": frozenset(STOPWORDS_EN_PLUS)}
 _WORD = re.compile(r"[^\W\d_]{2,}")
-# Reply and forward prefixes carry no meaning for retrieval.
-_SUBJECT_PREFIX = re.compile(r"^\s*((re|aw|wg|fw|fwd|antw)\s*:\s*)+", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +63,7 @@ def guess_language(text: str, default: str) -> str:
 
 def query_text(subject: str, new_text: str) -> str:
     """What is looked up: the subject without Re:/Fwd: and the newly written text."""
-    return f"{_SUBJECT_PREFIX.sub('', subject)}\n{new_text}"
+    return f"{without_prefixes(subject)}\n{new_text}"
 
 
 class _LanguageIndex:

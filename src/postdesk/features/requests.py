@@ -11,7 +11,6 @@ whether the desk agreed.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Session
 from postdesk.dedupe.normalise import normalise_mail
 from postdesk.dedupe.rules import scorer
 from postdesk.parse.reply_text import unquoted
+from postdesk.parse.subject import without_prefixes
 from postdesk.store.models import FeatureAsk, FeatureRequest, Ticket, TriageEvent
 from postdesk.store.queries import first_inbound_text
 
@@ -31,7 +31,6 @@ MAX_CANDIDATES = 5000
 # How much of a mail's text describes the wish; the rest is detail.
 TEXT_CHARS = 300
 # Reply and forward prefixes and tags, kept out of a request's title.
-_SUBJECT_PREFIX = re.compile(r"^\s*(?:(?:re|aw|wg|fwd?|antw)\s*:\s*|\[[^\]]*\]\s*)+", re.IGNORECASE)
 # Words every request has (greetings, "please", "feature request"): they make
 # unrelated wishes look alike, so they are left out before comparing.
 _FILLER_WORDS = """
@@ -118,7 +117,7 @@ def mark_feature(
         request, score = _most_similar(session, text, threshold)
     joined = request is not None
     if request is None:
-        title = _SUBJECT_PREFIX.sub("", ticket.subject).strip() or text[:80] or f"ticket {ticket_id}"
+        title = without_prefixes(ticket.subject).strip() or text[:80] or f"ticket {ticket_id}"
         request = FeatureRequest(title=title, status="new", reason="", created_at=now, updated_at=now)
         session.add(request)
         session.flush()
