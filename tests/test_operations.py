@@ -224,6 +224,27 @@ def test_failed_inbound_is_listed_with_its_error_and_retried(make_desk: Callable
     assert desk.run("inbound", "retry", "--all").stdout.decode().strip() == "0 message(s) queued again"
 
 
+def test_process_retry_failed_queues_the_failed_mail_again(make_desk: Callable[..., Desk]) -> None:
+    desk = make_desk()
+    override = desk.root / "templates"
+    (override / "de").mkdir(parents=True)
+    (override / "de" / "acknowledgement.txt").write_text(BROKEN_TEMPLATE)
+    desk.settings["templates"] = {"path": str(override)}
+    desk.start()
+    desk.send(make_mail(subject="Kaputte Vorlage, dann process --retry-failed"))
+    wait_processed(desk, 1)
+    desk.stop()
+    assert desk.json("inbound", "list", "--status", "failed")
+
+    (override / "de" / "acknowledgement.txt").unlink()
+    done = desk.run("process", "--once", "--retry-failed")
+    assert "1 failed message(s) queued again" in done.stderr.decode()
+    assert [t["subject"] for t in desk.json("tickets", "list")] == [
+        "Kaputte Vorlage, dann process --retry-failed"
+    ]
+    assert desk.json("inbound", "list") == []
+
+
 def test_sigterm_mid_burst_loses_no_acknowledged_mail(make_desk: Callable[..., Desk]) -> None:
     desk = make_desk()
     desk.start()

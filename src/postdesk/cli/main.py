@@ -134,12 +134,16 @@ def _schema_hint(store: Store) -> str:
 
 @main.command()
 @click.option("--once", is_flag=True, help="Process what is pending, then exit.")
-@click.option("--retry-failed", is_flag=True, help="Put failed messages back in the queue first.")
+@click.option(
+    "--retry-failed", "requeue_failed", is_flag=True, help="Put failed messages back in the queue first."
+)
 @pass_context
-def process(ctx: Context, once: bool, retry_failed: bool) -> None:
+def process(ctx: Context, once: bool, requeue_failed: bool) -> None:
     """Run the pipeline over received mail (without listening)."""
     desk = ctx.desk(synchronous="NORMAL")  # derived from the durable spool
-    if retry_failed:
+    if requeue_failed:
+        from postdesk.pipeline.worker import retry_failed
+
         click.echo(f"{retry_failed(desk.store)} failed message(s) queued again", err=True)
     processor = desk.processor()
     total = 0
