@@ -16,6 +16,7 @@ run: $(STAMP)
 	$(VENV)/bin/postdesk serve
 
 test: $(STAMP)
+	$(VENV)/bin/mypy  # types of src/ first ([tool.mypy] in pyproject.toml)
 	$(VENV)/bin/pytest
 
 bench: $(STAMP)

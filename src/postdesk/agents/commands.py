@@ -220,8 +220,8 @@ def _run_one(
         before, ticket.queue = ticket.queue, value
         return f"queue {before} → {value}"
     if name == "level":
-        before, ticket.level = ticket.level, int(value)
-        return f"level {before} → {ticket.level}"
+        old_level, ticket.level = ticket.level, int(value)
+        return f"level {old_level} → {ticket.level}"
     if name == "merge":
         merge_into(session, ticket, session.get_one(Ticket, int(value)), now, by=agent.email)
         return f"merged into ticket {value}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,10 +107,9 @@ def dedupe_replay(
         start = datetime.now(UTC) - parse_duration(since)
     except ValueError as error:
         fail(f"--since: {error}")
-    bar_output = click.get_text_stream("stderr")
     with (
         ctx.desk().store.read() as session,
-        click.progressbar(length=0, label="replaying", file=bar_output) as bar,
+        click.progressbar(length=0, label="replaying", file=sys.stderr) as bar,
     ):
 
         def progress(rows: Any) -> Any:
@@ -138,8 +138,8 @@ def dedupe_replay(
     }
     if eval_path is not None:
         mails = load_eval_set(eval_path)
-        with click.progressbar(rules, label="evaluation set", file=click.get_text_stream("stderr")) as bar:
-            quality = [q for rule in bar for q in evaluate(mails, [rule], ctx.settings.desk.ticket_tag)]
+        with click.progressbar(rules, label="evaluation set", file=sys.stderr) as rule_bar:
+            quality = [q for rule in rule_bar for q in evaluate(mails, [rule], ctx.settings.desk.ticket_tag)]
         report["evaluation"] = [
             {
                 "rule": q.rule,

@@ -27,23 +27,25 @@ def templates_list(ctx: Context, as_json: bool) -> None:
     # No database needed to list files: templates only.
     folder = ctx.settings.templates.path
     templates = MailTemplates(Path(folder) if folder else None)
-    rows = [
-        {
-            "name": name,
-            "languages": templates.languages_of(name),
-            "sources": {
-                language: templates.source(name, language) for language in templates.languages_of(name)
-            },
-        }
-        for name in templates.names()
-    ]
     if as_json:
-        print_json(rows)
+        print_json(
+            [
+                {
+                    "name": name,
+                    "languages": templates.languages_of(name),
+                    "sources": {
+                        language: templates.source(name, language)
+                        for language in templates.languages_of(name)
+                    },
+                }
+                for name in templates.names()
+            ]
+        )
         return
     click.echo(f"{'NAME':<28}  {'LANG':<6}  SOURCE")
-    for row in rows:
-        for language in row["languages"]:
-            click.echo(f"{row['name']:<28}  {language:<6}  {row['sources'][language]}")
+    for name in templates.names():
+        for language in templates.languages_of(name):
+            click.echo(f"{name:<28}  {language:<6}  {templates.source(name, language)}")
 
 
 @templates_group.command("render")

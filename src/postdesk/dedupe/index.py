@@ -207,7 +207,7 @@ class CandidateIndex:
             hits.update(postings[start:] if start else postings)
         # Sharing one rare word is enough only when the mail has just one to offer.
         needed = 2 if len(rare) >= 3 else 1
-        found = []
+        found: list[Entry] = []
         for entry_id, shared in hits.most_common():
             if shared < needed or len(found) >= MAX_SCORED:
                 break

@@ -157,7 +157,9 @@ def _without_chasing(text: str) -> str:
     while found := _CHASING.search(text, position):
         sentence = max(position, *(text.rfind(end, position, found.start()) + 1 for end in _SENTENCE_END))
         kept += [text[position:sentence], " "]
-        position = _REST_OF_SENTENCE.match(text, found.end()).end()
+        rest = _REST_OF_SENTENCE.match(text, found.end())
+        assert rest is not None  # it matches the empty string too
+        position = rest.end()
     kept.append(text[position:])
     return "".join(kept)
 

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import select
@@ -118,7 +119,11 @@ def _evaluate_rule(mails: Sequence[LabelledMail], rule: DedupeRule, normal: dict
             if e.created_at >= since and (rule.scope == "same_sender" or e.sender != mail.sender)
         )
         decision = decide(
-            new, mail.sender, mail.at, [rule], lambda r, n=new, m=mail: proposed(index, r, n, m.sender, m.at)
+            new,
+            mail.sender,
+            mail.at,
+            [rule],
+            partial(proposed, index, mail=new, sender=mail.sender, now=mail.at),
         )
         made = decision.action != "new"
         right = False
@@ -215,7 +220,10 @@ def replay_history(
     for row in progress(rows):
         normal = NormalMail(row.subject, row.body, row.quoted)
         old = before.get(row.message_row_id)
-        original = old.ticket_id if old is None or old.action != "merge" else _original_ticket(old, row)
+        if old is None:  # no decision recorded for it: it stays where it is
+            original = row.ticket_id
+        else:
+            original = old.ticket_id if old.action != "merge" else _original_ticket(old, row)
         original_ticket[row.id] = original
         if row.created_at >= since:
             index.expire(row.created_at)
@@ -224,9 +232,7 @@ def replay_history(
                 row.sender,
                 row.created_at,
                 rules,
-                lambda r, n=normal, s=row.sender, t=row.created_at: [
-                    _on_ticket(e, ticket_now) for e in proposed(index, r, n, s, t)
-                ],
+                partial(_proposed_now, index, ticket_now, mail=normal, sender=row.sender, now=row.created_at),
             )
             result.examined += 1
             _compare(result, row, old, decision, wrong, removed)
@@ -241,6 +247,19 @@ def replay_history(
 def _original_ticket(old: DedupeDecision, row: DedupeEntry) -> int:
     # A merged mail's "own" ticket, were it not merged: an unmerge gave it one (the entry's ticket).
     return row.ticket_id if row.ticket_id != old.target_ticket_id else -row.message_row_id
+
+
+def _proposed_now(
+    index: CandidateIndex,
+    ticket_now: dict[int, int],
+    rule: DedupeRule,
+    *,
+    mail: NormalMail,
+    sender: str,
+    now: datetime,
+) -> list[Entry]:
+    """What RULE proposes for MAIL, each candidate on the ticket the replay has put it on."""
+    return [_on_ticket(entry, ticket_now) for entry in proposed(index, rule, mail, sender, now)]
 
 
 def _on_ticket(entry: Entry, ticket_now: dict[int, int]) -> Entry:

@@ -95,7 +95,7 @@ _MAX_LINE_BYTES = 998
 
 
 def render(mail: Outgoing) -> bytes:
-    message = _text_part(mail.body)
+    message: MIMEBase = _text_part(mail.body)
     if mail.attachments:
         del message["MIME-Version"]
         text, message = message, MIMEMultipart("mixed")
@@ -104,7 +104,7 @@ def render(mail: Outgoing) -> bytes:
             message.attach(_attachment_part(attachment))
     message["From"] = _address(mail.from_name, mail.from_address)
     message["To"] = _address(mail.to_name, mail.to_address)
-    message["Subject"] = _text_header(mail.subject)
+    message["Subject"] = _text_header(mail.subject)  # type: ignore[assignment]  # a Header is accepted
     message["Date"] = format_datetime(mail.date)
     message["Message-ID"] = f"<{_bare(mail.message_id)}>"
     if mail.in_reply_to:
@@ -144,7 +144,7 @@ def _text_part(body: str) -> MIMEText:
     """The text as 7bit or 8bit where its lines allow, else quoted-printable."""
     charset = Charset("us-ascii" if body.isascii() else "utf-8")
     longest = max((len(line.encode()) for line in body.splitlines()), default=0)
-    charset.body_encoding = QP if longest > _MAX_LINE_BYTES else None
+    charset.body_encoding = QP if longest > _MAX_LINE_BYTES else None  # type: ignore[assignment]  # None: as is
     return MIMEText(body, "plain", charset)  # type: ignore[arg-type]  # a Charset is accepted
 
 

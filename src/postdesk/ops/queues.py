@@ -8,9 +8,9 @@ Raw message bytes are never part of them.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from postdesk.store.inbound import forget_claims
@@ -125,7 +125,7 @@ def retry_outbox(session: Session, outbox_id: int | None, now: datetime | None =
     due = {"status": "pending", "next_attempt_at": now or datetime.now(UTC), "attempts": 0}
     if outbox_id is None:
         result = session.execute(update(Outbox).where(Outbox.status == "failed").values(**due))
-        return result.rowcount or 0
+        return cast("CursorResult[Any]", result).rowcount or 0
     status = session.execute(select(Outbox.status).where(Outbox.id == outbox_id)).scalar_one_or_none()
     if status is None:
         raise NotRetryable(f"no outbox mail {outbox_id}")

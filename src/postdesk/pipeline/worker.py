@@ -27,8 +27,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import CursorResult, delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -389,7 +390,7 @@ def retry_failed(store: Store) -> int:
         failed = select(Inbound.id).where(Inbound.status == "failed")
         forget_claims(session, failed)
         result = session.execute(update(Inbound).where(Inbound.status == "failed").values(status="pending"))
-        return result.rowcount or 0
+        return cast("CursorResult[Any]", result).rowcount or 0
 
 
 def _mark_failed(session: Session, inbound_id: int, error: Exception, now: datetime) -> None:

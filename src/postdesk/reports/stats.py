@@ -89,7 +89,7 @@ def compute(
     groups: dict[tuple[str, str], list[TicketFacts]] = {}
     for ticket in tickets:
         groups.setdefault((ticket.queue, ticket.priority), []).append(ticket)
-    order = sorted(groups, key=lambda key: (key[0], -PRIORITIES.index(key[1])))  # type: ignore[arg-type]
+    order = sorted(groups, key=lambda key: (key[0], -PRIORITIES.index(key[1])))
     return {
         "since": since.isoformat(),
         "until": until.isoformat(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, delete, select
@@ -17,7 +18,11 @@ SELECT_INBOUND = select(
 ).join_from(Inbound, InboundRaw, InboundRaw.inbound_id == Inbound.id)
 
 
-def inbound_message(row: Row[Any]) -> InboundMessage:
+# A row of SELECT_INBOUND: id, received_at, via, envelope_from, recipients, raw.
+InboundRow = Row[int, datetime, str, str | None, list[str], bytes]
+
+
+def inbound_message(row: InboundRow) -> InboundMessage:
     """A row of `SELECT_INBOUND` as the pipeline's input."""
     return InboundMessage(
         id=row.id,

@@ -49,7 +49,9 @@ def update_loaded(session: Session, instance: Base, values: Mapping[str, Any]) -
 
     For what the pipeline sets on every follow-up (a ticket's `updated_at`):
     one dirty attribute makes the next flush run the whole unit of work."""
-    update_row(session, type(instance), inspect(instance).identity[0], values)
+    identity = inspect(instance).identity
+    assert identity is not None, "a loaded object has an identity"
+    update_row(session, type(instance), identity[0], values)
     for name, value in values.items():
         set_committed_value(instance, name, value)
 

@@ -49,7 +49,7 @@ RAISING_KINDS = frozenset({MailKind.CUSTOMER, MailKind.VOICEMAIL})
 
 
 def rank(priority: str) -> int:
-    return PRIORITIES.index(priority)  # type: ignore[arg-type]
+    return PRIORITIES.index(priority)
 
 
 @dataclass(frozen=True)

@@ -109,8 +109,9 @@ def _insert(
         with session.begin_nested():
             session.add(row)
     except IntegrityError:
-        row = _row(session, contact_id, number)
-        assert row is not None
+        theirs = _row(session, contact_id, number)
+        assert theirs is not None
+        return theirs
     return row
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import getaddresses, parseaddr
@@ -209,7 +209,7 @@ class Reader:
         via = f"imap:{self.name}"
         return [_received(bytes(bodies[uid]), via) for uid in uids if uid in bodies]
 
-    def _check_complete(self, client: IMAPClient, asked: Sequence[int], got: dict[int, object]) -> None:
+    def _check_complete(self, client: IMAPClient, asked: Sequence[int], got: Mapping[int, object]) -> None:
         """Mail the server left out must be gone (expunged meanwhile); anything else is an error,
         so the last UID never passes a message that was not stored."""
         missing = [uid for uid in asked if uid not in got]
