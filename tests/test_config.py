@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,3 +61,26 @@ def test_environment_errors_name_the_variable() -> None:
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load_settings(tmp_path / "nope.toml", {})
+
+
+def test_the_desk_options_may_follow_the_sub_command(tmp_path: Path) -> None:
+    config = tmp_path / "desk.toml"
+    config.write_text(f'[store]\nurl = "sqlite:///{tmp_path / "desk.db"}"\n')
+    postdesk = [sys.executable, "-m", "postdesk"]
+    env = {"PATH": "/usr/bin:/bin"}
+    for args in (
+        ["db", "upgrade", "--config", str(config)],
+        ["tickets", "list", "--json", f"--config={config}", "--log-format", "json"],
+        ["--config", str(config), "tickets", "list"],
+    ):
+        done = subprocess.run([*postdesk, *args], cwd=tmp_path, env=env, capture_output=True, timeout=120)
+        assert done.returncode == 0, (args, done.stderr.decode())
+    assert (tmp_path / "desk.db").exists() and not (tmp_path / "postdesk.db").exists()
+    missing = subprocess.run(
+        [*postdesk, "tickets", "list", "--config", str(tmp_path / "nope.toml")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+    assert missing.returncode != 0 and "config file not found" in missing.stderr.decode()

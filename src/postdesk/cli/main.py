@@ -30,8 +30,39 @@ from postdesk.store.migrate import (
 from postdesk.store.queries import SORTS, STATUSES, list_tickets, ticket_detail
 from postdesk.store.session import Store, open_store
 
+# Options of the whole desk, taken wherever they stand: `postdesk tickets list --config x.toml`
+# is what people type, and no sub-command has options of these names.
+DESK_OPTIONS = ("--config", "--log-format")
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+def desk_options_first(args: list[str]) -> list[str]:
+    """ARGS with the desk's options (and their values) moved before the sub-command."""
+    front: list[str] = []
+    rest: list[str] = []
+    position = 0
+    while position < len(args):
+        arg = args[position]
+        if arg == "--":
+            rest += args[position:]
+            break
+        if arg in DESK_OPTIONS and position + 1 < len(args):
+            front += args[position : position + 2]
+            position += 2
+            continue
+        if arg.split("=", 1)[0] in DESK_OPTIONS and "=" in arg:
+            front.append(arg)
+        else:
+            rest.append(arg)
+        position += 1
+    return front + rest
+
+
+class DeskGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, desk_options_first(args))
+
+
+@click.group(cls=DeskGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_path",
