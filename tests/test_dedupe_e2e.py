@@ -60,6 +60,16 @@ def test_the_same_request_three_times_is_one_ticket_with_one_notice(desk: Desk) 
 
     explained = desk.run("dedupe", "explain", str(incoming[1]["id"])).stdout.decode()
     assert "merge" in explained and "same-sender-repeat" in explained and row["number"] in explained
+    # The third mail had two earlier mails on one ticket: each candidate line says which it is.
+    [third_decision] = desk.json("dedupe", "explain", str(incoming[2]["id"]))["decisions"]
+    earlier = {incoming[0]["id"], incoming[1]["id"]}
+    assert earlier <= {c["message"] for c in third_decision["candidates"]}
+    lines = [
+        line for line in desk.run("dedupe", "explain", str(incoming[2]["id"])).stdout.decode().splitlines()
+    ]
+    candidate_lines = [line for line in lines if line.lstrip().startswith("candidate")]
+    assert len(set(candidate_lines)) == len(candidate_lines)
+    assert all(any(f"message {m:>6} " in line for line in candidate_lines) for m in earlier)
 
     # Replaying stricter rules says what would change, and changes nothing.
     strict = desk.root / "strict.toml"

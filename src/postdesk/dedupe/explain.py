@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from postdesk.store.models import DedupeDecision, DedupeLabel, Message, Ticket
+from postdesk.store.models import DedupeDecision, DedupeEntry, DedupeLabel, Message, Ticket
 
 
 class ExplainError(Exception):
@@ -56,7 +56,7 @@ def _decision(session: Session, message_row_id: int) -> dict[str, Any] | None:
         "score": row.score,
         "reason": row.reason,
         "decided_at": row.created_at.isoformat(),
-        "candidates": row.candidates,
+        "candidates": _with_messages(session, row.candidates),
         "corrections": [{"kind": kind, "at": at.isoformat()} for kind, at in labels],
     }
 
@@ -73,8 +73,19 @@ def explain_lines(report: dict[str, Any]) -> list[str]:
         if not d["candidates"]:
             lines.append("  candidates: none (no earlier mail in any rule's window and scope)")
         for c in d["candidates"]:
+            earlier = f"message {c['message']:>6}" if c.get("message") is not None else " " * 14
             lines.append(
-                f"  candidate ticket {c['ticket_id']:>8}  rule {c['rule']:<22} "
+                f"  candidate {earlier} on ticket {c['ticket_id']:>8}  rule {c['rule']:<22} "
                 f"score {c['score']:>5.1f}  {c['verdict']}"
             )
     return lines
+
+
+def _with_messages(session: Session, candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """CANDIDATES, each with the earlier message it is (`message`): a ticket has many."""
+    entry_ids = {c["entry_id"] for c in candidates if "entry_id" in c}
+    rows = session.execute(
+        select(DedupeEntry.id, DedupeEntry.message_row_id).where(DedupeEntry.id.in_(entry_ids))
+    )
+    messages = {entry_id: message_id for entry_id, message_id in rows}
+    return [c | {"message": messages.get(c.get("entry_id", -1))} for c in candidates]
