@@ -4,6 +4,7 @@ pg_support.py) and maildir in a temporary folder, and helpers to talk to it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -34,6 +35,22 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def processes_with_config(config: Path) -> list[int]:
+    """Live processes whose environment has POSTDESK_CONFIG=CONFIG (zombies have none)."""
+    marker = f"POSTDESK_CONFIG={config}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if marker in environ.split(b"\0"):
+            found.append(int(entry.name))
+    return found
 
 
 def toml_dump(data: dict[str, Any], prefix: str = "") -> str:
@@ -166,14 +183,31 @@ class Desk:
                 time.sleep(0.05)
         raise AssertionError(f"postdesk serve did not listen on {self.port}:\n{self.log.read_text()}")
 
-    def stop(self, sig: int = signal.SIGTERM) -> int:
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        """Stop serve with SIG; one that has not ended after TIMEOUT seconds is killed."""
         if self.proc is None:
             return 0
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-        code = self.proc.wait(timeout=30)
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
         self.proc = None
         return code
+
+    def processes(self) -> list[int]:
+        """Live processes of this desk: serve, its children and their helpers
+        (found by the config path in their environment, which they inherit)."""
+        return processes_with_config(self.config)
+
+    def wait_for_no_processes(self, timeout: float = 10) -> list[int]:
+        """Wait until no process of this desk is left; returns those still there after TIMEOUT."""
+        deadline = time.monotonic() + timeout
+        while (left := self.processes()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return left
 
     def send(
         self,
@@ -206,9 +240,16 @@ class Desk:
         return sorted(new.iterdir()) if new.exists() else []
 
     def close(self) -> None:
-        self.stop(signal.SIGKILL)
+        """Stop serve (SIGTERM, then SIGKILL) and fail when any of its processes outlives it."""
+        self.stop()
         if self._store is not None:
             self._store.dispose()
+        left = self.wait_for_no_processes()
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if left:
+            raise AssertionError(f"processes of the desk in {self.root} outlived serve: {left}")
 
 
 @pytest.fixture(params=backends())
@@ -254,8 +295,14 @@ def make_desk(tmp_path: Path, databases: Databases) -> Iterator[Callable[..., De
         return desk
 
     yield build
+    leftovers = []
     for desk in desks:
-        desk.close()
+        try:
+            desk.close()
+        except AssertionError as error:
+            leftovers.append(str(error))
+    if leftovers:
+        raise AssertionError("\n".join(leftovers))
 
 
 @pytest.fixture

@@ -16,13 +16,14 @@ import logging
 import os
 import smtplib
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 
 from postdesk.config.model import OutboundSettings
 from postdesk.ops.metrics import Metrics, NoMetrics
@@ -157,10 +158,21 @@ class Sender:
                 row.lease_until = now + LEASE
             return [Envelope(r.id, r.message_id, r.envelope_from, tuple(r.recipients), r.raw) for r in rows]
 
-    def send_due(self, now: datetime | None = None) -> tuple[int, int]:
-        """Send what is due; returns (sent, failed-or-deferred)."""
+    def send_due(
+        self, now: datetime | None = None, *, stop: Callable[[], bool] = lambda: False
+    ) -> tuple[int, int]:
+        """Send what is due, until STOP says so; returns (sent, failed-or-deferred).
+
+        STOP is asked before each mail: a sender whose desk has gone away
+        must not send the rest of its claim (their leases run out and a
+        running desk sends them).
+        """
         sent = troubled = 0
-        for mail in self.claim_due(now or datetime.now(UTC)):
+        claimed = self.claim_due(now or datetime.now(UTC))
+        for done, mail in enumerate(claimed):
+            if stop():
+                self._release(claimed[done:])
+                break
             try:
                 self.transport.send(mail)
             except (TemporaryFailure, PermanentFailure) as error:
@@ -171,6 +183,16 @@ class Sender:
                 self.metrics.delivery("sent")
                 sent += 1
         return sent, troubled
+
+    def _release(self, mails: list[Envelope]) -> None:
+        """Give claimed mail back unsent, so the next sender need not wait out the lease."""
+        with self.store.transaction() as session:
+            session.execute(
+                update(Outbox)
+                .where(Outbox.id.in_([mail.outbox_id for mail in mails]), Outbox.status == "sending")
+                .values(status="pending", lease_until=None)
+            )
+        log.info("stopping: %d claimed mail(s) left unsent for the next sender", len(mails))
 
     def _record_sent(self, mail: Envelope) -> None:
         with self.store.transaction() as session:

@@ -29,6 +29,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.context import SpawnProcess
@@ -52,6 +53,12 @@ log = logging.getLogger(__name__)
 
 SPAWN = multiprocessing.get_context("spawn")
 RESTART_DELAY_SECONDS = 2.0
+# How long a child whose parent died may take to finish the step in hand
+# before it is ended; a step blocked in the database would otherwise keep
+# an orphan alive, and an orphaned sender could send while a new desk runs.
+ORPHAN_GRACE_SECONDS = 5.0
+PARENT_CHECK_SECONDS = 0.5
+EXIT_ORPHANED = 75  # EX_TEMPFAIL: nothing is lost, the work is done again by the next desk
 # How long open SMTP/LMTP sessions may go on after SIGTERM (systemd waits 90 s by default).
 SHUTDOWN_GRACE_SECONDS = 10.0
 
@@ -255,6 +262,12 @@ def _child_main(
     # Ctrl-C reaches the whole process group; the parent decides when children stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    threading.Thread(
+        target=_watch_parent,
+        args=(role, parent_pid, ORPHAN_GRACE_SECONDS),
+        name="parent-watch",
+        daemon=True,
+    ).start()
     # What the pipeline and the sender write can be derived again from the
     # durable spool, so they need not wait for fsync (docs/architecture.md).
     desk = open_desk(settings, synchronous="NORMAL")
@@ -263,9 +276,30 @@ def _child_main(
         # Reports are best effort: never keep this process alive to flush them.
         metrics_queue.cancel_join_thread()
         metrics = QueueMetrics(metrics_queue)
-    step = _steps(role, desk, wakes_next, stopping, metrics)
-    _run_loop(role, step, wake, lambda: stopping.is_set() or os.getppid() != parent_pid, settings)
+
+    def done() -> bool:
+        return stopping.is_set() or os.getppid() != parent_pid
+
+    _run_loop(role, _steps(role, desk, wakes_next, stopping, done, metrics), wake, done, settings)
     desk.store.dispose()
+
+
+def _watch_parent(role: str, parent_pid: int, grace: float) -> None:
+    """End this process GRACE seconds after its parent died, whatever it is doing.
+
+    The loop stops by itself at the next step; this is for a step that
+    never returns (blocked on a lock, or on a database that went away).
+    The database drivers wait with the interpreter lock released, so this
+    thread runs while the main thread is blocked. (Not SIGALRM: the
+    pipeline's per-message time limit owns that timer.)
+    """
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_CHECK_SECONDS)
+    log.warning("%s: the serve process is gone; stopping (ending in %.0fs at the latest)", role, grace)
+    # The loop sees the parent gone by itself (done()); nothing to tell it.
+    time.sleep(grace)
+    log.error("%s: still busy %.0fs after the serve process died; ending now", role, grace)
+    os._exit(EXIT_ORPHANED)
 
 
 def _run_loop(
@@ -289,11 +323,16 @@ def _run_loop(
 
 
 def _steps(
-    role: str, desk: Desk, wakes_next: Event | None, stopping: Event, metrics: Metrics
+    role: str,
+    desk: Desk,
+    wakes_next: Event | None,
+    stopping: Event,
+    done: Callable[[], bool],
+    metrics: Metrics,
 ) -> Callable[[], int]:
     if role == "sender":
         sender = desk.sender(metrics)
-        return lambda: sender.send_due()[0]
+        return lambda: sender.send_due(stop=done)[0]
     processor = desk.processor(metrics)
     transcriber = transcriber_for(desk.store, desk.settings.voicemail, stopping)
     transcribe_wake = threading.Event()
@@ -309,7 +348,7 @@ def _steps(
         # A batch per transaction (one commit, one fsync for all of it); a
         # SIGTERM waits for the batch in hand, a fraction of a second.
         count = 0
-        while count < 200 and not stopping.is_set():
+        while count < 200 and not done():
             batch = processor.process_batch(processor.claim_batch)
             if not batch:
                 break

@@ -14,10 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# PostgreSQL's equivalent of the busy timeout, and a bound for any one
+# statement (the longest, a migration's index build on a big table, stays far below).
+POSTGRESQL_LOCK_TIMEOUT_MS = 30_000
+POSTGRESQL_STATEMENT_TIMEOUT_MS = 600_000
 
 
 @dataclass(frozen=True)
@@ -73,13 +77,27 @@ def open_store(url: str, *, synchronous: str = "FULL") -> Store:
     if parsed.get_backend_name() == "sqlite":
         engine = _sqlite_engine(url, synchronous)
     else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+        engine = create_engine(
+            url, pool_pre_ping=True, pool_size=8, max_overflow=8, connect_args=_postgresql_limits(parsed)
+        )
     reader = engine.execution_options(sqlite_begin="DEFERRED")
     return Store(
         engine=engine,
         sessions=sessionmaker(engine, expire_on_commit=False),
         readers=sessionmaker(reader, expire_on_commit=False),
     )
+
+
+def _postgresql_limits(url: URL) -> dict[str, str]:
+    """Timeouts so that no statement waits forever on a lock or a stuck server:
+    a blocked step fails and is retried, instead of hanging its process.
+    Options given in the store URL (`?options=...`) are left as they are."""
+    if "options" in url.query:
+        return {}
+    return {
+        "options": f"-c lock_timeout={POSTGRESQL_LOCK_TIMEOUT_MS} "
+        f"-c statement_timeout={POSTGRESQL_STATEMENT_TIMEOUT_MS}"
+    }
 
 
 def _sqlite_engine(url: str, synchronous: str) -> Engine:
