@@ -8,6 +8,7 @@ from agents_support import AGENTS
 from postdesk.agents.auth import authenticated
 from postdesk.agents.commands import read_commands
 from postdesk.agents.directory import agents_to_notify, find_agents
+from postdesk.agents.reply import signed_by
 from postdesk.config.model import Settings
 from postdesk.parse.mime import parse_mail
 from postdesk.store.models import Ticket
@@ -105,3 +106,19 @@ def test_agents_table_form_and_its_errors() -> None:
         Settings.model_validate({"agent_mail": {"require_auth_results": True}})
     with pytest.raises(ValueError, match="not both"):
         Settings.model_validate({"agents": {"agents_may_open_tickets": True}, "agent_mail": {}})
+
+
+@pytest.mark.parametrize(
+    ("text", "signed"),
+    [
+        ("Erledigt.\n\nViele Grüße\nAnna", True),
+        ("Done.\n\nBest, Anna", True),
+        ("Done.\n\nAnna Agentin\n", True),
+        ("Done.", False),
+        ("Anna said the server is back up, as the status page says now.", False),
+        ("Done.\n\nBert", False),
+        ("", False),
+    ],
+)
+def test_a_reply_signed_with_the_agents_name_is_not_signed_twice(text: str, signed: bool) -> None:
+    assert signed_by(text, "Anna Agentin") is signed

@@ -70,6 +70,7 @@ def test_agent_reply_reaches_the_customer_from_the_desk_threaded_without_quote_o
     body = answer.get_body(("plain",)).get_content()
     assert "ich habe Ihr Passwort zurückgesetzt." in body
     assert "Tel. +49" not in body and "> " not in body and "schrieb" not in body
+    assert body.count("Anna") == 1, body  # her own sign-off; the template adds no second name
     [attached] = list(answer.iter_attachments())
     assert attached.get_filename() == "anleitung.pdf" and attached.get_content() == b"%PDF-1.4 anleitung"
     stored = [m for m in messages(agent_desk, 10001) if m["kind"] == "agent"]

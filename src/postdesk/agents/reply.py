@@ -7,6 +7,7 @@ References to the customer's latest mail, so their client threads it.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from sqlalchemy import select
@@ -46,6 +47,7 @@ def answer_customer(
         subject=ticket.subject,
         text=text,
         agent_name=agent.name,
+        signed=signed_by(text, agent.name),
         customer_name=ticket.contact.name,
     )
     latest = _latest_customer_mail(session, ticket)
@@ -68,6 +70,22 @@ def answer_customer(
     ticket.updated_at = now
     envelope_from = settings.outbound.envelope_from or desk.address
     return enqueue(session, mail, ticket_id=ticket.id, kind=REPLY_KIND, envelope_from=envelope_from, now=now)
+
+
+# A sign-off is a short last line ("Anna", "Best, Anna", "Anna Agent").
+_SIGN_OFF_MAX_CHARS = 40
+
+
+def signed_by(text: str, name: str) -> bool:
+    """Whether TEXT already ends with a sign-off naming the agent NAME (first name or full).
+
+    The template adds the agent's name under the text; an agent who signed
+    the reply would otherwise be named twice ("Best\nAnna\n\nAnna")."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if not lines or not name.strip() or len(lines[-1]) > _SIGN_OFF_MAX_CHARS:
+        return False
+    words = set(re.findall(r"\w+", lines[-1].casefold()))
+    return name.split()[0].casefold() in words or name.strip().casefold() == lines[-1].casefold()
 
 
 def _latest_customer_mail(session: Session, ticket: Ticket) -> Message | None:

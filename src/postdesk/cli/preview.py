@@ -75,6 +75,7 @@ def preview_context(
         "caller_number": "",
         "duration": "",
         "agent_name": agent.name,
+        "signed": False,
         "text": "(preview: the agent's text)",
         "attachments": [],
         "event": "new",
