@@ -73,6 +73,11 @@ def test_templates_list_and_render(make_desk, tmp_path) -> None:
     assert overridden.startswith("Subject: Answer Ticket#10001") and "-- ops" in overridden
     ack = desk.run("templates", "render", "acknowledgement", "--ticket", "10001").stdout.decode()
     assert "10001" in ack
+    for language, reason in (("de", "#priority braucht low, normal"), ("en", "#priority needs low, normal")):
+        error = desk.run(
+            "templates", "render", "agent_command_error", "--ticket", "10001", "--lang", language
+        ).stdout.decode()
+        assert "#priority sky-high" in error and reason in error
     missing = desk.run("templates", "render", "nothing", "--ticket", "10001", check=False)
     assert missing.returncode == 1 and b"no template 'nothing'" in missing.stderr
     no_ticket = desk.run("templates", "render", "agent_reply", "--ticket", "42", check=False)

@@ -165,12 +165,12 @@ def test_escalate_by_mail_moves_the_ticket_up_and_tells_the_next_level(agent_des
 @pytest.mark.parametrize(
     ("line", "why"),
     [
-        ("#priority sky-high", "#priority needs low, normal, high or urgent"),
-        ("#frobnicate", "unknown command #frobnicate"),
-        ("#merge 99999", "no ticket 99999"),
-        ("#assign Zoe", "no agent 'Zoe'"),
-        ("#level 7", "#level needs a number from 1 to 3"),
-        ("#close now", "#close takes no argument"),
+        ("#priority sky-high", "#priority braucht low, normal, high oder urgent, nicht „sky-high“"),
+        ("#frobnicate", "unbekannter Befehl #frobnicate"),
+        ("#merge 99999", "kein Ticket 99999"),
+        ("#assign Zoe", "keine Agentin „Zoe“"),
+        ("#level 7", "#level braucht eine Zahl von 1 bis 3"),
+        ("#close now", "#close nimmt keinen Wert"),
     ],
 )
 def test_a_bad_command_runs_nothing_and_tells_the_agent_which_line(agent_desk, line: str, why: str) -> None:
@@ -183,6 +183,8 @@ def test_a_bad_command_runs_nothing_and_tells_the_agent_which_line(agent_desk, l
     )[0]
     text = error.get_content()
     assert f"Zeile 2: {line}" in text and why in text
+    # The desk's language throughout (it is German here): no English reason in a German mail.
+    assert all(english not in text for english in ("needs", "unknown", "takes no", "no ticket", "no agent"))
     processed(agent_desk, 2)
     assert ticket(agent_desk, 10001).status == "open"
     assert len(mail_to(agent_desk, KIM)) == 1  # the acknowledgement only

@@ -51,9 +51,33 @@ class Command:
 
 @dataclass(frozen=True, slots=True)
 class Problem:
+    """A command line the desk did not run. `why` is the English sentence (for
+    logs and the English template); `reason` and `facts` let a template say it
+    in its own language (templates/de/agent_command_error.txt)."""
+
     line: int
     text: str
     why: str
+    reason: str
+    facts: tuple[tuple[str, str], ...] = ()
+
+    def as_context(self) -> dict[str, object]:
+        return {
+            "line": self.line,
+            "text": self.text,
+            "why": self.why,
+            "reason": self.reason,
+            **dict(self.facts),
+        }
+
+
+def _problem(line: int, text: str, reason: str, why: str, **facts: object) -> Problem:
+    # Booleans as "yes"/"" so that a template's {% if %} reads them as written.
+    shown = {
+        key: ("yes" if value else "") if isinstance(value, bool) else str(value)
+        for key, value in facts.items()
+    }
+    return Problem(line, text, why, reason, tuple(shown.items()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,34 +117,43 @@ def _read_line(line: str, number: int, settings: Settings) -> tuple[Command | No
     name, value = match["name"].lower(), " ".join(match["value"].split())
     if name not in COMMANDS:
         known = ", ".join(f"#{known}" for known in COMMANDS)
-        return None, Problem(number, line, f"unknown command #{name or '?'}; known: {known}")
+        why = f"unknown command #{name or '?'}; known: {known}"
+        return None, _problem(number, line, "unknown_command", why, name=name or "?", known=known)
     wants = COMMANDS[name]
     if not wants and value and name not in OPTIONAL_ARGUMENT:
-        return None, Problem(number, line, f"#{name} takes no argument")
+        return None, _problem(number, line, "takes_no_argument", f"#{name} takes no argument", name=name)
     if wants and not value:
-        return None, Problem(number, line, f"#{name} needs {wants}")
-    why = _check_value(name, value, settings)
-    if why:
-        return None, Problem(number, line, why)
+        return None, _problem(number, line, "needs_argument", f"#{name} needs {wants}", name=name)
+    problem = _check_value(name, value, number, line, settings)
+    if problem:
+        return None, problem
     return Command(name, value, number, line), None
 
 
-def _check_value(name: str, value: str, settings: Settings) -> str:
+def _check_value(name: str, value: str, number: int, line: str, settings: Settings) -> Problem | None:
+    levels = settings.triage.levels
     if name == "priority" and value.lower() not in PRIORITIES:
-        return f"#priority needs {COMMANDS['priority']}, not {value!r}"
-    if name == "level" and not (value.isdigit() and 1 <= int(value) <= settings.triage.levels):
-        return f"#level needs a number from 1 to {settings.triage.levels}, not {value!r}"
+        why = f"#priority needs {COMMANDS['priority']}, not {value!r}"
+        return _problem(number, line, "bad_priority", why, value=value)
+    if name == "level" and not (value.isdigit() and 1 <= int(value) <= levels):
+        why = f"#level needs a number from 1 to {levels}, not {value!r}"
+        return _problem(number, line, "bad_level", why, value=value, levels=levels)
     if name == "queue" and value not in known_queues(settings):
-        return f"no queue {value!r} (queues: {', '.join(known_queues(settings))})"
+        queues = ", ".join(known_queues(settings))
+        why = f"no queue {value!r} (queues: {queues})"
+        return _problem(number, line, "no_queue", why, value=value, queues=queues)
     if name == "merge" and not value.isdigit():
-        return f"#merge needs a ticket number such as 10001, not {value!r}"
+        why = f"#merge needs a ticket number such as 10001, not {value!r}"
+        return _problem(number, line, "bad_ticket_number", why, value=value)
     if name == "assign":
         found = find_agents(settings, value)
         if not found:
-            return f"no agent {value!r} (give an agent's address or name as in the config)"
+            why = f"no agent {value!r} (give an agent's address or name as in the config)"
+            return _problem(number, line, "no_agent", why, value=value)
         if len(found) > 1:
-            return f"{value!r} names {len(found)} agents; give the address"
-    return ""
+            why = f"{value!r} names {len(found)} agents; give the address"
+            return _problem(number, line, "several_agents", why, value=value, count=len(found))
+    return None
 
 
 def _conflicts(commands: list[Command]) -> list[Problem]:
@@ -130,9 +163,15 @@ def _conflicts(commands: list[Command]) -> list[Problem]:
         group = _GROUPS.get(command.name, command.name)
         earlier = seen.get(group)
         if earlier is not None:
+            why = f"contradicts or repeats line {earlier.line} ({earlier.text})"
             problems.append(
-                Problem(
-                    command.line, command.text, f"contradicts or repeats line {earlier.line} ({earlier.text})"
+                _problem(
+                    command.line,
+                    command.text,
+                    "contradicts",
+                    why,
+                    earlier_line=earlier.line,
+                    earlier_text=earlier.text,
                 )
             )
         else:
@@ -148,16 +187,29 @@ def check_in_store(
     problems = []
     for command in commands:
         if command.name == "escalate" and (refused := why_not_escalate(ticket, settings)):
-            problems.append(Problem(command.line, command.text, refused))
+            reason = "ticket_closed" if ticket.status == "closed" else "at_the_top"
+            triage = settings.triage
+            facts = {
+                "number": ticket.id,
+                "levels": triage.levels,
+                "management": ticket.queue == triage.management_queue,
+                "no_management_queue": not triage.management_queue,
+            }
+            problems.append(_problem(command.line, command.text, reason, refused, **facts))
         if command.name != "merge":
             continue
         target = session.get(Ticket, int(command.value))
-        if int(command.value) == ticket.id:
-            problems.append(Problem(command.line, command.text, "a ticket cannot be merged into itself"))
+        line, text, number = command.line, command.text, command.value
+        if int(number) == ticket.id:
+            problems.append(
+                _problem(line, text, "merge_into_itself", "a ticket cannot be merged into itself")
+            )
         elif target is None:
-            problems.append(Problem(command.line, command.text, f"no ticket {command.value}"))
+            problems.append(_problem(line, text, "no_ticket", f"no ticket {number}", number=number))
         elif target.status == "closed":
-            problems.append(Problem(command.line, command.text, f"ticket {command.value} is closed"))
+            problems.append(
+                _problem(line, text, "ticket_closed", f"ticket {number} is closed", number=number)
+            )
     return problems
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from postdesk.agents.commands import read_commands
 from postdesk.agents.notify import local_due, notification_context
 from postdesk.config.model import AgentSettings, Settings
 from postdesk.faq.index import FaqIndex
@@ -80,7 +81,7 @@ def preview_context(
         "attachments": [],
         "event": "new",
         "problems": [
-            {"line": 1, "text": "#priority sky-high", "why": "#priority needs low, normal, high or urgent"}
+            problem.as_context() for problem in read_commands("#priority sky-high", settings).problems
         ],
         "recipient": ticket.contact.email,
         "status_code": "5.1.1",

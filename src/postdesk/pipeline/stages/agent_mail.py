@@ -187,5 +187,5 @@ def _report_problems(env: StageEnv, ticket: Ticket, agent: AgentSettings, proble
         number=ticket.number,
         tag=ticket_tag(env.settings, ticket.number),
         subject=ticket.subject,
-        problems=[{"line": p.line, "text": p.text, "why": p.why} for p in problems],
+        problems=[problem.as_context() for problem in problems],
     )
