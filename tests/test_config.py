@@ -84,3 +84,32 @@ def test_the_desk_options_may_follow_the_sub_command(tmp_path: Path) -> None:
         timeout=120,
     )
     assert missing.returncode != 0 and "config file not found" in missing.stderr.decode()
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["db", "upgrade"], 1),
+        (["tickets", "list"], 1),
+        (["serve"], 1),
+        (["mailgate", "--recipient", "a@b"], 75),
+    ],
+)
+def test_a_sqlite_store_in_a_missing_folder_is_one_clear_line(
+    tmp_path: Path, args: list[str], code: int
+) -> None:
+    missing = tmp_path / "no" / "such" / "folder"
+    env = {"PATH": "/usr/bin:/bin", "POSTDESK_STORE__URL": f"sqlite:///{missing / 'desk.db'}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "postdesk", *args],
+        cwd=tmp_path,
+        env=env,
+        input=b"From: kim@customer.example\nSubject: hi\n\nhello\n",
+        capture_output=True,
+        timeout=120,
+    )
+    error = done.stderr.decode()
+    assert done.returncode == code, error
+    assert f"the folder {missing} of the SQLite store" in error and "correct [store] url" in error
+    assert len(error.strip().splitlines()) == 1 and "SQL" not in error.replace("SQLite", ""), error
+    assert not (tmp_path / "no").exists()  # no folder made for a mistyped URL

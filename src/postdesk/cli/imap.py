@@ -21,7 +21,6 @@ from postdesk.receive.imap.client import (
 )
 from postdesk.receive.imap.mailbox import resume_after, waiting_uids
 from postdesk.receive.imap.state import MailboxState, all_states, load_state
-from postdesk.store.session import open_store
 
 CHECK_READ_TIMEOUT_SECONDS = 30.0
 
@@ -110,7 +109,7 @@ def _folder(client: Any, name: str) -> dict[str, Any]:
 
 def _state(ctx: Context, name: str) -> MailboxState | None:
     """The stored state, if the database has one; check also works before the first `serve`."""
-    store = open_store(ctx.settings.store.url)
+    store = ctx.store()
     try:
         return load_state(store, name)
     except SQLAlchemyError:  # no database or no schema yet: every message waits

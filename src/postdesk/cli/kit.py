@@ -17,6 +17,7 @@ from postdesk.config import ConfigError, Settings, load_settings
 from postdesk.runtime.desk import Desk, open_desk
 from postdesk.runtime.logs import configure_logging
 from postdesk.store.migrate import SchemaOutOfDate
+from postdesk.store.session import Store, StoreFolderMissing, open_store
 
 
 @dataclass
@@ -35,10 +36,17 @@ class Context:
             configure_logging(self._settings.log.level, self.log_format or self._settings.log.format)
         return self._settings
 
+    def store(self) -> Store:
+        """The store alone, for commands that need no templates or secret (db, imap)."""
+        try:
+            return open_store(self.settings.store.url)
+        except StoreFolderMissing as error:
+            fail(str(error))
+
     def desk(self, *, migrate: bool = False, synchronous: str = "FULL") -> Desk:
         try:
             return open_desk(self.settings, migrate=migrate, synchronous=synchronous)
-        except SchemaOutOfDate as error:
+        except (SchemaOutOfDate, StoreFolderMissing) as error:
             fail(str(error))
 
 

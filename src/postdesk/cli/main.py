@@ -304,7 +304,7 @@ def db() -> None:
 @pass_context
 def db_upgrade(ctx: Context) -> None:
     """Create or migrate the database schema to this version of postdesk."""
-    store = open_store(ctx.settings.store.url)
+    store = ctx.store()
     upgrade(store)
     click.echo(f"database at {', '.join(sorted(current_revisions(store)))}")
 
@@ -313,7 +313,7 @@ def db_upgrade(ctx: Context) -> None:
 @pass_context
 def db_status(ctx: Context) -> None:
     """Show the schema version and whether it is current."""
-    store = open_store(ctx.settings.store.url)
+    store = ctx.store()
     current, heads = current_revisions(store), head_revisions()
     click.echo(f"database: {', '.join(sorted(current)) or 'empty'}; code: {', '.join(sorted(heads))}")
     if current != heads:

@@ -70,6 +70,10 @@ def hold_instances(session: Session) -> None:
     event.listen(session, "pending_to_persistent", hold)
 
 
+class StoreFolderMissing(Exception):
+    """The SQLite store's folder does not exist (a wrong [store] url, or a folder not made yet)."""
+
+
 def open_store(url: str, *, synchronous: str = "FULL") -> Store:
     """An engine for URL. `synchronous` applies to SQLite only: FULL makes a
     commit survive power loss, NORMAL only a process crash (it is faster)."""
@@ -102,8 +106,13 @@ def _postgresql_limits(url: URL) -> dict[str, str]:
 
 def _sqlite_engine(url: str, synchronous: str) -> Engine:
     database = make_url(url).database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if database and database != ":memory:" and not Path(database).parent.is_dir():
+        # Not made here: a typo in the URL would otherwise grow a tree of
+        # folders and a second, empty desk beside the real one.
+        raise StoreFolderMissing(
+            f"the folder {Path(database).parent} of the SQLite store {database} does not exist:"
+            " create it, or correct [store] url"
+        )
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
