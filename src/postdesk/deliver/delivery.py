@@ -23,6 +23,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from postdesk.config.model import OutboundSettings
 from postdesk.ops.metrics import Metrics, NoMetrics
@@ -49,6 +50,11 @@ class Envelope:
     sender: str
     recipients: tuple[str, ...]
     raw: bytes
+
+
+class Prepare(Protocol):
+    def __call__(self, session: Session, now: datetime) -> int:
+        """Queue what is due to be written before sending (the agent digests); returns how many."""
 
 
 class Transport(Protocol):
@@ -133,6 +139,8 @@ class Sender:
     transport: Transport
     settings: OutboundSettings
     metrics: Metrics = field(default_factory=NoMetrics)
+    # Run in its own transaction before each round of sending (Desk.sender: the agent digests).
+    prepare: Prepare | None = None
 
     def claim_due(self, now: datetime, limit: int = 50) -> list[Envelope]:
         with self.store.transaction() as session:
@@ -160,7 +168,11 @@ class Sender:
     def send_due(self, now: datetime | None = None) -> tuple[int, int]:
         """Send what is due; returns (sent, failed-or-deferred)."""
         sent = troubled = 0
-        for mail in self.claim_due(now or datetime.now(UTC)):
+        now = now or datetime.now(UTC)
+        if self.prepare is not None:
+            with self.store.transaction() as session:
+                self.prepare(session, now)
+        for mail in self.claim_due(now):
             try:
                 self.transport.send(mail)
             except (TemporaryFailure, PermanentFailure) as error:

@@ -74,6 +74,12 @@ class PrometheusMetrics:
             ["rule", "action"],
             registry=registry,
         )
+        self._held = Counter(
+            "postdesk_automatic_mail_held",
+            "Automatic mails held over a limit instead of sent, by limit.",
+            ["limit"],
+            registry=registry,
+        )
         self._deliveries = Counter(
             "postdesk_outbox_deliveries",
             "Attempts to deliver an outbox mail, by outcome (sent, deferred, failed).",
@@ -95,6 +101,9 @@ class PrometheusMetrics:
 
     def dedupe_decision(self, rule: str, action: str) -> None:
         self._dedupe.labels(rule, action).inc()
+
+    def automatic_mail_held(self, limit: str) -> None:
+        self._held.labels(limit).inc()
 
     def delivery(self, outcome: str) -> None:
         self._deliveries.labels(outcome).inc()
