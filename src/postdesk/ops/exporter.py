@@ -109,6 +109,10 @@ class PrometheusMetrics:
         self._deliveries.labels(outcome).inc()
 
 
+# Outbox rows the gauge counts: not sent, and not folded into an agent digest.
+OUTBOX_WAITING = ("pending", "sending", "failed", "held")
+
+
 @dataclass(frozen=True)
 class QueueDepths(Collector):
     """Gauges read from the store at scrape time: spool and outbox rows by status."""
@@ -130,7 +134,7 @@ class QueueDepths(Collector):
         try:
             with self.store.read() as session:
                 spool = dict(_counts(session, Inbound.status, ("pending", "failed")))
-                mails = dict(_counts(session, Outbox.status, ("pending", "sending", "failed")))
+                mails = dict(_counts(session, Outbox.status, OUTBOX_WAITING))
                 first = session.execute(
                     select(func.min(Inbound.received_at)).where(Inbound.status == "pending")
                 ).scalar_one()
@@ -142,7 +146,7 @@ class QueueDepths(Collector):
         up.add_metric([], 1)
         for status in ("pending", "failed"):
             inbound.add_metric([status], spool.get(status, 0))
-        for status in ("pending", "sending", "failed"):
+        for status in OUTBOX_WAITING:
             outbox.add_metric([status], mails.get(status, 0))
         oldest.add_metric([], _age_seconds(first))
         yield from (up, inbound, outbox, oldest)
