@@ -37,7 +37,8 @@ def send_many(desk: Desk, mails: Sequence[tuple[str, EmailMessage]], connections
         except BaseException as error:  # noqa: BLE001 - reported below, in the test's thread
             errors.append(error)
 
-    threads = [threading.Thread(target=one_session, args=(mails[n::connections],)) for n in range(connections)]
+    shares = [mails[n::connections] for n in range(connections)]
+    threads = [threading.Thread(target=one_session, args=(share,)) for share in shares]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -142,7 +143,8 @@ def test_plus_address_and_case_variants_share_one_limit_and_held_mail_is_release
     assert log_lines(desk, "automatic mail held: limit per_mailbox") == 1
 
     [first, *rest] = [row["id"] for row in desk.json("outbox", "list", "--status", "held")]
-    assert desk.run("outbox", "release", str(first)).stdout.decode().strip() == "1 held mail(s) released, due now"
+    released = desk.run("outbox", "release", str(first)).stdout.decode().strip()
+    assert released == "1 held mail(s) released, due now"
     desk.wait_until(lambda: len(desk.outbox_files()) == 6, what="the released mail sent")
     again = desk.run("outbox", "release", str(first), check=False)
     assert again.returncode != 0 and b"not held" in again.stderr
