@@ -246,10 +246,11 @@ class Outbox(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_status_due", "status", "next_attempt_at"),
-        # The limits on automatic mail (deliver/limits.py) count by these.
-        Index("ix_outbox_to_mailbox", "to_mailbox", "created_at"),
-        Index("ix_outbox_to_domain", "to_domain", "created_at"),
-        Index("ix_outbox_kind_created", "kind", "created_at"),
+        # The limits on automatic mail (deliver/limits.py) count by these; kind and
+        # status in them too, so a count under a flood reads the index alone.
+        Index("ix_outbox_to_mailbox", "to_mailbox", "created_at", "kind", "status"),
+        Index("ix_outbox_to_domain", "to_domain", "created_at", "kind", "status"),
+        Index("ix_outbox_kind_created", "kind", "created_at", "status"),
         Index("ix_outbox_held_by", "held_by", "created_at"),
     )
 

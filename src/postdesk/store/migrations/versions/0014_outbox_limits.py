@@ -23,9 +23,10 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 INDEXES = (
-    ("ix_outbox_to_mailbox", ["to_mailbox", "created_at"]),
-    ("ix_outbox_to_domain", ["to_domain", "created_at"]),
-    ("ix_outbox_kind_created", ["kind", "created_at"]),
+    # kind and status too: a count under a flood reads the index alone.
+    ("ix_outbox_to_mailbox", ["to_mailbox", "created_at", "kind", "status"]),
+    ("ix_outbox_to_domain", ["to_domain", "created_at", "kind", "status"]),
+    ("ix_outbox_kind_created", ["kind", "created_at", "status"]),
     ("ix_outbox_held_by", ["held_by", "created_at"]),
 )
 
