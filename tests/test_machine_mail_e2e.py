@@ -35,8 +35,11 @@ def ticket_state(desk: Desk, ticket_id: int) -> tuple[str, list[str]]:
 
 
 def outbox_rows(desk: Desk) -> int:
+    """Outbox mail the desk sends: mail held over a limit is not sent until released."""
     with desk.store.transaction() as session:
-        return session.execute(select(func.count()).select_from(Outbox)).scalar_one()
+        return session.execute(
+            select(func.count()).select_from(Outbox).where(Outbox.status != "held")
+        ).scalar_one()
 
 
 def auto_replies(ack: EmailMessage) -> list[tuple[str, EmailMessage]]:

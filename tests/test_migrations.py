@@ -76,6 +76,32 @@ def test_spooled_bytes_move_to_their_own_table_and_back(tmp_path: Path, database
     store.dispose()
 
 
+def test_outbox_limit_columns_come_and_go(tmp_path: Path, databases) -> None:
+    """0014 adds the outbox's recipient mailbox, domain and `held_by` (deliver/limits.py); mail
+    queued before it keeps its row, counts only towards the global limit, and a downgrade drops them."""
+    store = open_store(databases.url(tmp_path, "m"))
+    upgrade(store, "0013")
+    with store.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO outbox (kind, message_id, envelope_from, recipients, raw, status, attempts,"
+                " next_attempt_at, created_at) VALUES ('acknowledgement', 'm@x', 'support@example.com',"
+                " '[\"kim@customer.example\"]', :raw, 'pending', 0, :at, :at)"
+            ),
+            {"raw": b"mail", "at": datetime(2026, 12, 7, 8, 0)},
+        )
+    upgrade(store)
+    with store.engine.connect() as connection:
+        row = connection.execute(text("SELECT status, to_mailbox, to_domain, held_by FROM outbox")).one()
+    assert tuple(row) == ("pending", None, None, None)
+    _downgrade(store, "0013")
+    with store.engine.connect() as connection:
+        assert connection.execute(text("SELECT status FROM outbox")).scalar_one() == "pending"
+        columns = connection.execute(text("SELECT * FROM outbox")).keys()
+    assert "held_by" not in columns and "to_mailbox" not in columns
+    store.dispose()
+
+
 def _downgrade(store: Store, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", SCRIPT_LOCATION)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -9,12 +10,15 @@ from sqlalchemy.orm import Session
 
 from postdesk.config.model import AgentSettings, Settings
 from postdesk.deliver.compose import Outgoing, new_message_id
-from postdesk.deliver.outbox import enqueue
+from postdesk.deliver.limits import Limit, enqueue_limited
+from postdesk.ops.metrics import Metrics, NoMetrics
 from postdesk.templates.render import MailTemplates
 
 # Outgoing kinds of mail to agents. None is an answer to the customer
 # (store/responses.py AUTOMATIC_KINDS lists them).
 NOTIFICATION_KIND = "agent_notification"
+# The notifications held over [agent_mail] max_notifications_per_minute, in one mail.
+DIGEST_KIND = "agent_digest"
 COMMAND_ERROR_KIND = "agent_command_error"
 HOWTO_KIND = "agent_howto"
 BOUNCE_NOTICE_KIND = "bounce_notice"
@@ -38,9 +42,12 @@ def mail_agent(
     now: datetime,
     reply_to: str | None = None,
     references: tuple[str, ...] = (),
+    limits: Sequence[Limit] = (),
+    metrics: Metrics | None = None,
     **context: Any,
-) -> Outgoing:
-    """Render TEMPLATE for AGENT (in the desk's language) and queue it; returns the mail."""
+) -> Limit | None:
+    """Render TEMPLATE for AGENT (in the desk's language) and queue it, held when one of
+    LIMITS is reached; returns the limit that held it (None: it goes out)."""
     desk = settings.desk
     rendered = templates.render(
         template, desk.language, desk_name=desk.name, agent_name=agent.name, **context
@@ -61,5 +68,13 @@ def mail_agent(
         language=desk.language,
     )
     envelope_from = settings.outbound.envelope_from or desk.address
-    enqueue(session, mail, ticket_id=ticket_id, kind=kind, envelope_from=envelope_from, now=now)
-    return mail
+    return enqueue_limited(
+        session,
+        mail,
+        limits,
+        metrics or NoMetrics(),
+        ticket_id=ticket_id,
+        kind=kind,
+        envelope_from=envelope_from,
+        now=now,
+    )

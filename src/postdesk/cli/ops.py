@@ -1,4 +1,4 @@
-"""`postdesk inbound list|retry` and `postdesk outbox list|retry`: what is stuck and why."""
+"""`postdesk inbound list|retry` and `postdesk outbox list|retry|release`: what is stuck and why."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from postdesk.ops.queues import (
     NotRetryable,
     list_inbound,
     list_outbox,
+    release_outbox,
     retry_inbound,
     retry_outbox,
 )
@@ -75,18 +76,21 @@ def inbound_retry(ctx: Context, inbound_id: int | None, retry_all: bool) -> None
 
 @click.group("outbox")
 def outbox_group() -> None:
-    """Outgoing mail waiting to be sent, deferred, or failed."""
+    """Outgoing mail waiting to be sent, deferred, failed, or held over a limit."""
 
 
 @outbox_group.command("list")
 @click.option(
-    "--status", type=click.Choice(OUTBOX_STATUSES), help="Only rows in this status (default: all not sent)."
+    "--status",
+    type=click.Choice(OUTBOX_STATUSES),
+    help="Only rows in this status (default: all not sent, held ones included).",
 )
 @click.option("--limit", type=int, default=None, help="At most this many.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @pass_context
 def outbox_list(ctx: Context, status: str | None, limit: int | None, as_json: bool) -> None:
-    """Outgoing mail not sent yet, oldest first: attempts, next try and the last error."""
+    """Outgoing mail not sent yet, oldest first: attempts, next try and the last error
+    (for held mail: the limit that holds it)."""
     with ctx.desk().store.read() as session:
         rows = list_outbox(session, status, limit)
     if as_json:
@@ -102,8 +106,12 @@ def outbox_list(ctx: Context, status: str | None, limit: int | None, as_json: bo
         click.echo(
             f"{row['id']:>8}  {row['status']:<7}  {row['attempts']:>5}  {row['next_attempt_at'][:19]:<19}  "
             f"{row['ticket'] or '-':>7}  {', '.join(row['recipients'])[:30]:<30}  "
-            f"{_one_line(row['last_error'], 100)}"
+            f"{_held(row) or _one_line(row['last_error'], 100)}"
         )
+
+
+def _held(row: dict[str, object]) -> str:
+    return f"held by limit {row['held_by']}" if row["status"] == "held" else ""
 
 
 @outbox_group.command("retry")
@@ -123,3 +131,24 @@ def outbox_retry(ctx: Context, outbox_id: int | None, retry_all: bool) -> None:
     except NotRetryable as error:
         fail(str(error))
     click.echo(f"{count} mail(s) due now")
+
+
+@outbox_group.command("release")
+@click.argument("outbox_id", type=int, required=False)
+@click.option("--all", "release_all", is_flag=True, help="Every held mail.")
+@pass_context
+def outbox_release(ctx: Context, outbox_id: int | None, release_all: bool) -> None:
+    """Send mail ID — or --all — held over a limit on automatic mail, at once.
+
+    Held mail is what a limit kept back ([replies] max_acks_*, [agent_mail]
+    max_*): the ticket was made, the mail not sent. Released mail counts
+    towards the limits from then on.
+    """
+    if (outbox_id is None) == (not release_all):
+        fail("give one outbox ID or --all")
+    try:
+        with ctx.desk().store.transaction() as session:
+            count = release_outbox(session, outbox_id)
+    except NotRetryable as error:
+        fail(str(error))
+    click.echo(f"{count} held mail(s) released, due now")

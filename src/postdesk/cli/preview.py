@@ -26,7 +26,14 @@ from postdesk.triage.response_times import expected_response
 
 # Mail to agents is written in the desk's language; the rest in the ticket's.
 AGENT_TEMPLATES = frozenset(
-    {"agent_notification", "agent_command_error", "agent_howto", "bounce_notice", "escalation"}
+    {
+        "agent_notification",
+        "agent_command_error",
+        "agent_howto",
+        "agent_digest",
+        "bounce_notice",
+        "escalation",
+    }
 )
 
 
@@ -89,9 +96,19 @@ def preview_context(
         "bounced_kind": "acknowledgement",
         "bounced_subject": ticket.subject,
         "faq": faq_preview(session, settings, ticket, first),
+        # agent_digest: this one ticket, as if its notifications had been held.
+        "count": settings.agent_mail.max_notifications_per_minute + 1,
+        "limit": settings.agent_mail.max_notifications_per_minute,
     }
     if first is not None:
         context |= notification_context(settings, secret, ticket, first, agent, new=True)
+    context["tickets"] = [
+        {
+            key: context[key]
+            for key in ("number", "tag", "subject", "customer", "queue", "priority", "reply_address")
+        }
+        | {"events": context["count"]}
+    ]
     return context
 
 

@@ -223,8 +223,13 @@ class OutboundSettings(Section):
 
 class RepliesSettings(Section):
     acknowledge: bool = True
-    # Loop guard: at most this many acknowledgements per sender per hour.
+    # Limits on automatic mail to customers (acknowledgements, duplicate notices,
+    # voicemail acknowledgements) per hour: per sender mailbox (bob+1@ and
+    # Bob@ are one), per sender domain, and for the whole desk. Over a limit the
+    # ticket is made and the mail is held (`postdesk outbox release`); 0 holds every one.
     max_acks_per_sender_per_hour: int = Field(default=5, ge=0)
+    max_acks_per_domain_per_hour: int = Field(default=50, ge=0)
+    max_acks_per_hour: int = Field(default=1000, ge=0)
     # How much of the customer's text the acknowledgement quotes.
     quote_chars: int = Field(default=600, ge=0)
 
@@ -614,6 +619,12 @@ class AgentMailSettings(Section):
     # Mail from an agent's address to the plain desk address opens a ticket;
     # false: the agent gets a short mail explaining how to reply instead.
     agents_may_open_tickets: bool = False
+    # Notifications to one agent per minute; beyond that the new tickets come
+    # in one digest mail (template agent_digest) once the minute is over.
+    max_notifications_per_minute: int = Field(default=10, ge=0)
+    # How-to-reply mails to one agent per hour (mail "from" an agent without
+    # the agent's reply address is often forged: the how-to must not amplify it).
+    max_howtos_per_hour: int = Field(default=1, ge=0)
 
     @model_validator(mode="after")
     def _trusted_id_given(self) -> AgentMailSettings:

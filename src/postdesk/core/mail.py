@@ -33,6 +33,24 @@ class Address:
         return self.email.rpartition("@")[2].lower() if "@" in self.email else ""
 
 
+def mailbox_of(address: str) -> str:
+    """The mailbox behind ADDRESS: lower-cased, without a ``+tag`` (``Bob+1@X`` -> ``bob@x``).
+
+    What the limits on automatic mail count by: ``bob+1@``, ``bob+2@`` and
+    ``BOB@`` reach one person, so they share one limit.
+    """
+    local, at, domain = address.strip().lower().rpartition("@")
+    if not at:
+        return address.strip().lower()
+    return f"{local.partition('+')[0] or local}@{domain}"
+
+
+def domain_of(address: str) -> str:
+    """The lower-cased domain of ADDRESS, '' when it has none."""
+    local, at, domain = address.strip().lower().rpartition("@")
+    return domain if at else ""
+
+
 @dataclass(frozen=True, slots=True)
 class Attachment:
     """A MIME leaf that is not the body text: a file, an inline image, a report part."""

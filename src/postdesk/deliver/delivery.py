@@ -24,6 +24,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
 
 from postdesk.config.model import OutboundSettings
 from postdesk.ops.metrics import Metrics, NoMetrics
@@ -50,6 +51,11 @@ class Envelope:
     sender: str
     recipients: tuple[str, ...]
     raw: bytes
+
+
+class Prepare(Protocol):
+    def __call__(self, session: Session, now: datetime) -> int:
+        """Queue what is due to be written before sending (the agent digests); returns how many."""
 
 
 class Transport(Protocol):
@@ -134,6 +140,8 @@ class Sender:
     transport: Transport
     settings: OutboundSettings
     metrics: Metrics = field(default_factory=NoMetrics)
+    # Run in its own transaction before each round of sending (Desk.sender: the agent digests).
+    prepare: Prepare | None = None
 
     def claim_due(self, now: datetime, limit: int = 50) -> list[Envelope]:
         with self.store.transaction() as session:
@@ -168,7 +176,11 @@ class Sender:
         running desk sends them).
         """
         sent = troubled = 0
-        claimed = self.claim_due(now or datetime.now(UTC))
+        now = now or datetime.now(UTC)
+        if self.prepare is not None:
+            with self.store.transaction() as session:
+                self.prepare(session, now)
+        claimed = self.claim_due(now)
         for done, mail in enumerate(claimed):
             if stop():
                 self._release(claimed[done:])

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from postdesk.core.mail import domain_of, mailbox_of
 from postdesk.deliver.compose import Outgoing, render
 from postdesk.store.models import Message, Outbox
 from postdesk.store.rows import insert_row
@@ -20,11 +21,14 @@ def enqueue(
     kind: str,
     envelope_from: str,
     now: datetime,
+    held_by: str | None = None,
 ) -> int | None:
     """Record MAIL on the ticket and queue it for delivery; returns the message row's id.
 
     Without a ticket (a mail that concerns none, such as the how-to-reply
     note to an agent) only the outbox row is written, and None returned.
+    HELD_BY names the limit that keeps it back (deliver/limits.py): the row
+    is then ``held`` and goes out only when released.
     """
     message_row_id = None
     if ticket_id is not None:
@@ -61,10 +65,13 @@ def enqueue(
             "envelope_from": envelope_from,
             "recipients": [mail.to_address],
             "raw": render(mail),
-            "status": "pending",
+            "status": "held" if held_by else "pending",
             "attempts": 0,
             "next_attempt_at": now,
             "created_at": now,
+            "to_mailbox": mailbox_of(mail.to_address),
+            "to_domain": domain_of(mail.to_address),
+            "held_by": held_by,
         },
     )
     return message_row_id

@@ -74,6 +74,12 @@ class PrometheusMetrics:
             ["rule", "action"],
             registry=registry,
         )
+        self._held = Counter(
+            "postdesk_automatic_mail_held",
+            "Automatic mails held over a limit instead of sent, by limit.",
+            ["limit"],
+            registry=registry,
+        )
         self._deliveries = Counter(
             "postdesk_outbox_deliveries",
             "Attempts to deliver an outbox mail, by outcome (sent, deferred, failed).",
@@ -96,8 +102,15 @@ class PrometheusMetrics:
     def dedupe_decision(self, rule: str, action: str) -> None:
         self._dedupe.labels(rule, action).inc()
 
+    def automatic_mail_held(self, limit: str) -> None:
+        self._held.labels(limit).inc()
+
     def delivery(self, outcome: str) -> None:
         self._deliveries.labels(outcome).inc()
+
+
+# Outbox rows the gauge counts: not sent, and not folded into an agent digest.
+OUTBOX_WAITING = ("pending", "sending", "failed", "held")
 
 
 @dataclass(frozen=True)
@@ -121,7 +134,7 @@ class QueueDepths(Collector):
         try:
             with self.store.read() as session:
                 spool = dict(_counts(session, Inbound.status, ("pending", "failed")))
-                mails = dict(_counts(session, Outbox.status, ("pending", "sending", "failed")))
+                mails = dict(_counts(session, Outbox.status, OUTBOX_WAITING))
                 first = session.execute(
                     select(func.min(Inbound.received_at)).where(Inbound.status == "pending")
                 ).scalar_one()
@@ -133,7 +146,7 @@ class QueueDepths(Collector):
         up.add_metric([], 1)
         for status in ("pending", "failed"):
             inbound.add_metric([status], spool.get(status, 0))
-        for status in ("pending", "sending", "failed"):
+        for status in OUTBOX_WAITING:
             outbox.add_metric([status], mails.get(status, 0))
         oldest.add_metric([], _age_seconds(first))
         yield from (up, inbound, outbox, oldest)

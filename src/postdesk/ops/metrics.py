@@ -38,10 +38,13 @@ class Metrics(Protocol):
         """The pipeline finished a message: OUTCOME done or failed."""
 
     def ack_suppressed(self, reason: str) -> None:
-        """The loop guard kept an acknowledgement back: REASON headers, sender, machine_mail or rate_limit."""
+        """The loop guard kept an acknowledgement back: REASON headers, sender or machine_mail."""
 
     def dedupe_decision(self, rule: str, action: str) -> None:
         """The dedupe stage applied RULE and took ACTION."""
+
+    def automatic_mail_held(self, limit: str) -> None:
+        """An automatic mail was held, not sent: LIMIT is the limit's name (deliver/limits.py)."""
 
     def delivery(self, outcome: str) -> None:
         """The sender tried an outbox mail: OUTCOME sent, deferred or failed."""
@@ -49,7 +52,15 @@ class Metrics(Protocol):
 
 # The events a child may send: the Metrics methods, nothing else.
 EVENTS = frozenset(
-    {"received", "stage_seconds", "processed", "ack_suppressed", "dedupe_decision", "delivery"}
+    {
+        "received",
+        "stage_seconds",
+        "processed",
+        "ack_suppressed",
+        "dedupe_decision",
+        "automatic_mail_held",
+        "delivery",
+    }
 )
 
 
@@ -70,6 +81,9 @@ class NoMetrics:
         pass
 
     def dedupe_decision(self, rule: str, action: str) -> None:
+        pass
+
+    def automatic_mail_held(self, limit: str) -> None:
         pass
 
     def delivery(self, outcome: str) -> None:
@@ -99,6 +113,9 @@ class QueueMetrics:
 
     def dedupe_decision(self, rule: str, action: str) -> None:
         self._send("dedupe_decision", rule, action)
+
+    def automatic_mail_held(self, limit: str) -> None:
+        self._send("automatic_mail_held", limit)
 
     def delivery(self, outcome: str) -> None:
         self._send("delivery", outcome)

@@ -17,7 +17,9 @@ from postdesk.store.inbound import forget_claims
 from postdesk.store.models import Inbound, Outbox
 
 INBOUND_STATUSES = ("pending", "failed", "done")
-OUTBOX_STATUSES = ("pending", "sending", "failed", "sent")
+OUTBOX_STATUSES = ("pending", "sending", "failed", "held", "sent", "digested")
+# Rows `outbox list` leaves out unless asked: gone out, or folded into an agent digest.
+OUTBOX_DONE = ("sent", "digested")
 
 
 class NotRetryable(Exception):
@@ -80,7 +82,7 @@ def retry_inbound(session: Session, inbound_id: int) -> None:
 def list_outbox(
     session: Session, status: str | None = None, limit: int | None = None
 ) -> list[dict[str, Any]]:
-    """Outgoing mail, oldest first; without STATUS everything not sent yet."""
+    """Outgoing mail, oldest first; without STATUS everything not sent yet (held mail included)."""
     query = select(
         Outbox.id,
         Outbox.ticket_id,
@@ -93,8 +95,9 @@ def list_outbox(
         Outbox.last_error,
         Outbox.created_at,
         Outbox.sent_at,
+        Outbox.held_by,
     )
-    query = query.where(Outbox.status == status) if status else query.where(Outbox.status != "sent")
+    query = query.where(Outbox.status == status) if status else query.where(Outbox.status.not_in(OUTBOX_DONE))
     rows = session.execute(query.order_by(Outbox.id).limit(limit)).all()
     return [
         {
@@ -109,9 +112,29 @@ def list_outbox(
             "last_error": row.last_error,
             "created_at": _iso(row.created_at),
             "sent_at": _iso(row.sent_at),
+            "held_by": row.held_by,
         }
         for row in rows
     ]
+
+
+def release_outbox(session: Session, outbox_id: int | None, now: datetime | None = None) -> int:
+    """Send held mail OUTBOX_ID (None: every held one) despite the limit that held it.
+
+    The row becomes due now; `held_by` stays, so what was released can be
+    told afterwards. Raises NotRetryable when a single row is missing or not held.
+    """
+    due = {"status": "pending", "next_attempt_at": now or datetime.now(UTC)}
+    if outbox_id is None:
+        result = session.execute(update(Outbox).where(Outbox.status == "held").values(**due))
+        return cast("CursorResult[Any]", result).rowcount or 0
+    status = session.execute(select(Outbox.status).where(Outbox.id == outbox_id)).scalar_one_or_none()
+    if status is None:
+        raise NotRetryable(f"no outbox mail {outbox_id}")
+    if status != "held":
+        raise NotRetryable(f"outbox {outbox_id} is {status}, not held: nothing to release")
+    session.execute(update(Outbox).where(Outbox.id == outbox_id).values(**due))
+    return 1
 
 
 def retry_outbox(session: Session, outbox_id: int | None, now: datetime | None = None) -> int:

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
+from postdesk.agents.digest import queue_digests
 from postdesk.config.model import Settings
 from postdesk.deliver.delivery import Sender, transport_for
 from postdesk.faq.index import FaqIndex
@@ -58,7 +61,13 @@ class Desk:
 
     def sender(self, metrics: Metrics | None = None) -> Sender:
         transport = transport_for(self.settings.outbound)
-        return Sender(self.store, transport, self.settings.outbound, metrics=metrics or NoMetrics())
+
+        def digests(session: Session, now: datetime) -> int:
+            return queue_digests(session, self.settings, self.templates, self.secret, now)
+
+        return Sender(
+            self.store, transport, self.settings.outbound, metrics=metrics or NoMetrics(), prepare=digests
+        )
 
 
 def open_desk(settings: Settings, *, migrate: bool = False, synchronous: str = "FULL") -> Desk:

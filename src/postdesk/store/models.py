@@ -244,7 +244,15 @@ class Outbox(Base):
     """A mail to send, with its final bytes: a retry sends exactly the same mail."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_due", "status", "next_attempt_at"),
+        # The limits on automatic mail (deliver/limits.py) count by these; kind and
+        # status in them too, so a count under a flood reads the index alone.
+        Index("ix_outbox_to_mailbox", "to_mailbox", "created_at", "kind", "status"),
+        Index("ix_outbox_to_domain", "to_domain", "created_at", "kind", "status"),
+        Index("ix_outbox_kind_created", "kind", "created_at", "status"),
+        Index("ix_outbox_held_by", "held_by", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
@@ -254,13 +262,20 @@ class Outbox(Base):
     envelope_from: Mapped[str] = mapped_column(String(320))
     recipients: Mapped[list[str]]
     raw: Mapped[bytes]
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sending | sent | failed
+    # pending | sending | sent | failed | held (over a limit: sent only by `outbox release`)
+    # | digested (a held agent notification, listed in a digest instead)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime]
     lease_until: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    # The first recipient's mailbox (postdesk.core.mail.mailbox_of) and domain.
+    to_mailbox: Mapped[str | None] = mapped_column(String(320))
+    to_domain: Mapped[str | None] = mapped_column(String(255))
+    # The limit that held this mail (deliver/limits.py), kept after a release.
+    held_by: Mapped[str | None] = mapped_column(String(32))
 
 
 class Meta(Base):

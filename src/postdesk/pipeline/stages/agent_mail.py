@@ -28,6 +28,7 @@ from postdesk.agents.reply import answer_customer
 from postdesk.config.model import AgentSettings
 from postdesk.core.kinds import MailKind
 from postdesk.core.work import Work
+from postdesk.deliver.limits import howto_limit
 from postdesk.deliver.loopguard import auto_reply_allowed
 from postdesk.parse.reply_text import split_reply
 from postdesk.pipeline.env import StageEnv
@@ -123,7 +124,8 @@ def _send_howto(work: Work, env: StageEnv, agent: AgentSettings) -> Work:
     verdict = auto_reply_allowed(work.mail, work.inbound.envelope_from, env.settings.own_addresses)
     if not verdict.allowed:
         return replace(work, notes=work.note(f"no how-to-reply mail: {verdict.reason}"))
-    mail_agent(
+    # Such mail is often forged: at most [agent_mail] max_howtos_per_hour reach the agent, the rest is held.
+    held = mail_agent(
         env.session,
         env.settings,
         env.templates,
@@ -132,9 +134,13 @@ def _send_howto(work: Work, env: StageEnv, agent: AgentSettings) -> Work:
         kind=HOWTO_KIND,
         ticket_id=work.ticket_id,
         now=env.now,
+        limits=(howto_limit(env.settings.agent_mail, HOWTO_KIND),),
+        metrics=env.metrics,
         subject=work.mail.subject,
         desk_address=env.settings.desk.address,
     )
+    if held is not None:
+        return replace(work, notes=work.note(f"how-to-reply mail to {agent.email} held: {held.key} reached"))
     return replace(work, notes=work.note(f"how-to-reply mail queued to {agent.email}"))
 
 

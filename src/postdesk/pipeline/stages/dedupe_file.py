@@ -13,8 +13,8 @@ from postdesk.dedupe.clusters import join_cluster
 from postdesk.dedupe.index import Entry
 from postdesk.dedupe.rules import Pending
 from postdesk.deliver.compose import automatic_answer, with_tag
+from postdesk.deliver.limits import customer_limits, enqueue_limited
 from postdesk.deliver.loopguard import auto_reply_allowed
-from postdesk.deliver.outbox import enqueue
 from postdesk.pipeline.env import StageEnv
 from postdesk.pipeline.stages.dedupe import (
     NOTICE_KIND,
@@ -99,7 +99,7 @@ def _notify_duplicate(work: Work, env: StageEnv, window: timedelta) -> Work:
         customer_name=mail.from_.name,
         reply_address=reply_to,
     )
-    enqueue(
+    held = enqueue_limited(
         env.session,
         automatic_answer(
             mail,
@@ -112,11 +112,15 @@ def _notify_duplicate(work: Work, env: StageEnv, window: timedelta) -> Work:
             reply_to=reply_to,
             language=ticket.language,
         ),
+        customer_limits(env.settings.replies),
+        env.metrics,
         ticket_id=ticket.id,
         kind=NOTICE_KIND,
         envelope_from=env.settings.outbound.envelope_from or desk.address,
         now=env.now,
     )
+    if held is not None:
+        return replace(work, notes=work.note(f"duplicate notice held: limit {held.name} reached"))
     return replace(work, notes=work.note("duplicate notice queued"))
 
 

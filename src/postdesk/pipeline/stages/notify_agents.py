@@ -10,6 +10,7 @@ from postdesk.agents.mailing import NOTIFICATION_KIND, mail_agent
 from postdesk.agents.notify import notification_context
 from postdesk.core.kinds import MailKind
 from postdesk.core.work import Work
+from postdesk.deliver.limits import notification_limit
 from postdesk.pipeline.env import StageEnv
 from postdesk.store.models import Message, Ticket
 
@@ -28,9 +29,12 @@ def notify_agents(work: Work, env: StageEnv) -> Work:
     ticket = env.session.get_one(Ticket, work.ticket_id)
     message = env.session.get_one(Message, work.message_row_id)
     agents = agents_to_notify(env.settings, ticket, exclude=[work.mail.sender_email])
+    # Over the limit a notification is held; the sender mails the held ones as a digest (agents/digest.py).
+    limits = (notification_limit(env.settings.agent_mail, NOTIFICATION_KIND),)
+    held = []
     for agent in agents:
         context = notification_context(env.settings, env.secret, ticket, message, agent, work.new_ticket)
-        mail_agent(
+        limit = mail_agent(
             env.session,
             env.settings,
             env.templates,
@@ -41,8 +45,15 @@ def notify_agents(work: Work, env: StageEnv) -> Work:
             now=env.now,
             reply_to=context["reply_address"],
             references=(message.message_id,),
+            limits=limits,
+            metrics=env.metrics,
             **context,
         )
+        if limit is not None:
+            held.append(agent.email)
     if not agents:
         return work
-    return replace(work, notes=work.note(f"agents notified: {', '.join(a.email for a in agents)}"))
+    notes = work.note(f"agents notified: {', '.join(a.email for a in agents)}")
+    if held:
+        notes = (*notes, f"held for the next digest (over the per-minute limit): {', '.join(held)}")
+    return replace(work, notes=notes)

@@ -1,28 +1,26 @@
 """The respond stage: an acknowledgement for each new ticket a person opened.
 
-Nothing automatic goes to a machine (the loop guard), and no sender gets
-more than a configured number of acknowledgements an hour, which is what
-stops two auto-responders that the guard did not recognise.
+Nothing automatic goes to a machine (the loop guard). Acknowledgements are
+limited per sender mailbox, per sender domain and for the whole desk each
+hour (deliver/limits.py): the per-mailbox limit stops two auto-responders
+the guard did not recognise, the others a flood from many senders. Over a
+limit the acknowledgement is held, not sent.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
-
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from postdesk.agents.directory import agent_by_address
 from postdesk.core.kinds import MailKind
 from postdesk.core.mail import Mail
 from postdesk.core.work import Work
 from postdesk.deliver.compose import Outgoing, automatic_answer, with_tag
+from postdesk.deliver.limits import customer_limits, enqueue_limited
 from postdesk.deliver.loopguard import auto_reply_allowed
-from postdesk.deliver.outbox import enqueue
 from postdesk.faq.suggest import Suggestion, find_suggestions
 from postdesk.pipeline.env import StageEnv
-from postdesk.store.models import Message, Ticket
+from postdesk.store.models import Ticket
 from postdesk.templates.render import quote_text
 from postdesk.threads.tokens import make_token, reply_address
 from postdesk.triage.response_times import expected_response
@@ -41,19 +39,19 @@ def acknowledge(work: Work, env: StageEnv) -> Work:
     if not verdict.allowed:
         env.metrics.ack_suppressed(verdict.check)
         return replace(work, notes=work.note(f"no acknowledgement: {verdict.reason}"))
-    limit = env.settings.replies.max_acks_per_sender_per_hour
-    if _acks_in_last_hour(env.session, mail.sender_email, env) >= limit:
-        env.metrics.ack_suppressed("rate_limit")
-        return replace(work, notes=work.note(f"no acknowledgement: rate limit of {limit}/h reached"))
     ticket = env.session.get_one(Ticket, work.ticket_id)
-    enqueue(
+    held = enqueue_limited(
         env.session,
         acknowledgement_mail(mail, ticket, env),
+        customer_limits(env.settings.replies),
+        env.metrics,
         ticket_id=ticket.id,
         kind=ACK_KIND,
         envelope_from=env.settings.outbound.envelope_from or env.settings.desk.address,
         now=env.now,
     )
+    if held is not None:
+        return replace(work, notes=work.note(f"acknowledgement held: limit {held.name} ({held.key}) reached"))
     return replace(work, notes=work.note("acknowledgement queued"))
 
 
@@ -101,12 +99,3 @@ def faq_suggestions(mail: Mail, ticket: Ticket, env: StageEnv) -> tuple[Suggesti
     if env.resources.faq is None:
         return ()
     return find_suggestions(env.resources.faq, mail.subject, mail.text, ticket.language, env.settings.faq)
-
-
-def _acks_in_last_hour(session: Session, recipient: str, env: StageEnv) -> int:
-    since = env.now - timedelta(hours=1)
-    return session.execute(
-        select(func.count())
-        .select_from(Message)
-        .where(Message.to_email == recipient, Message.kind == ACK_KIND, Message.created_at >= since)
-    ).scalar_one()

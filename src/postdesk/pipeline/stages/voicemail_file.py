@@ -10,7 +10,7 @@ from sqlalchemy import select
 from postdesk.classify.kind import is_daemon_address, is_own_address
 from postdesk.core.kinds import MailKind
 from postdesk.core.work import Work
-from postdesk.deliver.outbox import enqueue
+from postdesk.deliver.limits import customer_limits, enqueue_limited
 from postdesk.pipeline.env import StageEnv
 from postdesk.pipeline.stages.voicemail import (
     callback_subject,
@@ -94,7 +94,7 @@ def _acknowledge(
         return notes
     if is_own_address(contact.email, env.settings.own_addresses) or is_daemon_address(contact.email):
         return (*notes, f"no voicemail acknowledgement: {contact.email} is a mail system address")
-    enqueue(
+    held = enqueue_limited(
         env.session,
         voicemail_acknowledgement(
             ticket,
@@ -105,9 +105,13 @@ def _acknowledge(
             secret=env.secret,
             now=env.now,
         ),
+        customer_limits(env.settings.replies),
+        env.metrics,
         ticket_id=ticket.id,
         kind=VOICEMAIL_ACK,
         envelope_from=env.settings.outbound.envelope_from or env.settings.desk.address,
         now=env.now,
     )
+    if held is not None:
+        return (*notes, f"voicemail acknowledgement held: limit {held.name} reached")
     return (*notes, "voicemail acknowledgement queued")
