@@ -191,8 +191,8 @@ class Message(Base):
     kind: Mapped[str] = mapped_column(String(32))
     # The RFC 5322 Message-ID without angle brackets.
     message_id: Mapped[str] = mapped_column(String(998))
-    # Inbound only: Message-ID, else the raw bytes' hash. Storing the same
-    # delivery twice fails on this, which is what makes processing idempotent.
+    # Inbound only: the delivery key (postdesk.parse.delivery_key). Storing the
+    # same delivery twice fails on this, which is what makes processing idempotent.
     dedupe_key: Mapped[str | None] = mapped_column(String(1000), unique=True)
     from_email: Mapped[str] = mapped_column(String(320))
     from_name: Mapped[str] = mapped_column(String(320), default="")
