@@ -262,7 +262,7 @@ def _flat_tree(raw: bytes, defects: _Defects) -> Message:
             pieces.append([])
         else:
             pieces[-1].append(line)
-    parts = []
+    parts: list[Message | str] = []
     for piece in pieces[1:]:  # the first is the outermost preamble
         if not b"".join(piece).strip():
             continue
