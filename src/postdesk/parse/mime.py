@@ -32,6 +32,7 @@ from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import HTMLTree
 
 from postdesk.core.mail import Address, Attachment, Mail
+from postdesk.parse.hidden import drop_hidden
 
 _T = TypeVar("_T")
 
@@ -867,8 +868,12 @@ def _html_to_text(html: str, where: str, defects: _Defects) -> str:
     if not html.strip():
         return ""
     try:
+        tree = HTMLTree.parse(html)
+        hidden = drop_hidden(tree)
+        if hidden:
+            defects.add(f"HTML in {where}: {hidden} hidden element(s) left out of the text")
         return extract_plain_text(
-            HTMLTree.parse(html),
+            tree,
             preserve_formatting=True,  # paragraphs, line breaks, list bullets as the mail showed them
             main_content=False,  # a mail is all content; no boilerplate detection
             list_bullets=True,
