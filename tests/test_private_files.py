@@ -7,11 +7,13 @@ from __future__ import annotations
 import grp
 import os
 import shutil
+import smtplib
 import stat
 import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +21,7 @@ from pathlib import Path
 import pytest
 
 import postdesk
-from conftest import Desk, make_mail
+from conftest import Desk, free_port, make_mail
 from ops_support import require_sqlite
 from postfix_support import make_shared_desk
 
@@ -193,3 +195,41 @@ def pipe_user_postdesk(folder: Path) -> list[str]:
     )
     launcher.chmod(0o644)
     return [str(system_python), "-I", "-S", str(launcher)]
+
+
+def test_make_run_defaults_make_private_files_under_umask_022(tmp_path: Path) -> None:
+    """`make run` in a fresh folder: no config, the database and the outbox beside it."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POSTDESK_")}
+    env |= {"POSTDESK_INGEST__SMTP__PORT": str(port), "POSTDESK_PIPELINE__POLL_SECONDS": "0.2"}
+    log = (tmp_path / "serve.log").open("wb")
+    with umask(0o022):
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "postdesk", "serve"], cwd=tmp_path, env=env, stdout=log, stderr=log
+        )
+    try:
+        deadline, sent = time.monotonic() + 60, False
+        new = tmp_path / "outbox" / "new"
+        while not (new.is_dir() and list(new.iterdir())):
+            assert time.monotonic() < deadline and serve.poll() is None, (tmp_path / "serve.log").read_text()
+            if not sent:
+                try:
+                    with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+                        client.sendmail(
+                            "kim@customer.example", ["support@example.com"], make_mail().as_bytes()
+                        )
+                    sent = True
+                except OSError:  # not listening yet
+                    pass
+            time.sleep(0.2)
+        found = {
+            name: mode(tmp_path / name) for name in ("postdesk.db", "postdesk.db-wal", "postdesk.db-shm")
+        }
+        found |= {str(path.relative_to(tmp_path)): mode(path) for path in (tmp_path / "outbox").rglob("*")}
+        found["outbox"] = mode(tmp_path / "outbox")
+    finally:
+        serve.terminate()
+        serve.wait(timeout=30)
+        log.close()
+    wrong = {name: m for name, m in found.items() if m != ("0700" if (tmp_path / name).is_dir() else "0600")}
+    assert wrong == {}, found
