@@ -12,7 +12,8 @@ import socket
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -21,10 +22,11 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from conftest import Desk, free_port, make_mail
+from ops_support import unwritable
 from pg_support import admin_url
-from postdesk.ops.exporter import prometheus_metrics
+from postdesk.ops.exporter import PROBE_KEY, cached, prometheus_metrics
 from postdesk.ops.metrics import QueueMetrics, forward
-from postdesk.store.models import Inbound, Message
+from postdesk.store.models import Inbound, Message, Meta
 from test_delivery import start_sink
 from test_desk_e2e import wait_for_outbox, wait_processed
 
@@ -46,9 +48,12 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
-def metric_desk(make_desk: Callable[..., Desk], **settings: object) -> tuple[Desk, str]:
+def metric_desk(
+    make_desk: Callable[..., Desk], cache_seconds: float = 0.0, **settings: object
+) -> tuple[Desk, str]:
     port = free_port()
-    desk = make_desk({"metrics": {"listen": f"127.0.0.1:{port}"}, **settings})
+    metrics = {"listen": f"127.0.0.1:{port}", "health_cache_seconds": cache_seconds}
+    desk = make_desk({"metrics": metrics, **settings})
     desk.start()
     base = f"http://127.0.0.1:{port}"
     desk.wait_until(lambda: _reachable(base + "/healthz"), what="the metrics endpoint")
@@ -109,7 +114,7 @@ def test_healthz_fails_while_the_store_is_unreadable(make_desk: Callable[..., De
         try:
             database.mkdir()  # where the database was, something SQLite cannot open
             status, body = http_get(base + "/healthz")
-            assert status == 503 and body.startswith("store unreachable: OperationalError"), body
+            assert status == 503 and body.startswith("store cannot take mail: OperationalError"), body
             database.rmdir()
             status, body = http_get(base + "/healthz")
             assert status == 503 and "missing" in body
@@ -127,6 +132,54 @@ def test_healthz_fails_while_the_store_is_unreadable(make_desk: Callable[..., De
             finally:
                 admin.execute(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS true')
     assert http_get(base + "/healthz") == (200, "ok\n")
+
+
+def test_healthz_fails_while_the_database_cannot_be_written(make_desk: Callable[..., Desk]) -> None:
+    # The probe is cached for 3 s: a second probe right after the first is answered from it.
+    desk, base = metric_desk(make_desk, cache_seconds=3.0)
+    assert http_get(base + "/healthz") == (200, "ok\n")
+    with read_only_store(desk) as why:
+        assert http_get(base + "/healthz") == (200, "ok\n"), "answered from the cached check"
+        status, body = desk.wait_until(
+            lambda: (answer := http_get(base + "/healthz"))[0] == 503 and answer, what="/healthz to fail"
+        )
+        assert body.startswith("store cannot take mail: ") and why in body, body
+    desk.wait_until(lambda: http_get(base + "/healthz") == (200, "ok\n"), what="/healthz to recover")
+    with desk.store.read() as session:  # the probe's writes were rolled back
+        assert session.execute(select(Meta).where(Meta.key == PROBE_KEY)).first() is None
+
+
+@contextmanager
+def read_only_store(desk: Desk) -> Iterator[str]:
+    """DESK's database readable but not writable, for new connections; yields what /healthz should say."""
+    url = make_url(desk.settings["store"]["url"])
+    if url.get_backend_name() == "sqlite":
+        database = Path(str(url.database))
+        with unwritable(database):
+            yield f"database file {database} is not writable (mode, read-only file system or immutable)"
+        return
+    admin_dsn = admin_url().set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{url.database}" SET default_transaction_read_only = on')
+        try:
+            yield "cannot execute INSERT in a read-only transaction"
+        finally:
+            admin.execute(f'ALTER DATABASE "{url.database}" RESET default_transaction_read_only')
+
+
+def test_health_check_is_asked_once_per_interval() -> None:
+    now, asked = [100.0], []
+
+    def check() -> str | None:
+        asked.append(now[0])
+        return None if len(asked) != 2 else "broken"
+
+    probe = cached(check, 5.0, clock=lambda: now[0])
+    assert [probe(), probe(), probe()] == [None, None, None] and asked == [100.0]
+    now[0] = 105.0
+    assert probe() == "broken" and probe() == "broken" and asked == [100.0, 105.0]
+    now[0] = 110.5
+    assert probe() is None and len(asked) == 3
 
 
 def test_child_reports_reach_the_parents_counters() -> None:

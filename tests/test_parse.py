@@ -8,7 +8,7 @@ import pytest
 
 from corpus import all_files, mail_files, mbox_messages, normalise, zammad_cases
 from postdesk.core.mail import Address, Mail
-from postdesk.parse.mime import MAX_DEPTH, parse_mail
+from postdesk.parse.mime import parse_mail
 
 # --- the whole corpus ------------------------------------------------------------
 
@@ -199,18 +199,27 @@ def test_encoded_word_display_name_with_comma_stays_one_address() -> None:
     assert mail.from_ == Address("j@example.de", "Müller, Jürgen")
 
 
-@pytest.mark.parametrize("depth", [60, 500])
-def test_deep_nesting_is_cut_at_the_limit(depth: int) -> None:
+@pytest.mark.parametrize("depth", [60, 200, 500])
+def test_deep_nesting_still_gives_the_text_at_the_bottom(depth: int) -> None:
     mail = parse_mail(nested(depth))
     assert mail.subject == "deep"
-    assert f"MIME nesting deeper than {MAX_DEPTH} levels; deeper parts ignored" in mail.defects
+    assert mail.text == "hello from the bottom" and mail.defects == ()
 
 
-def test_nesting_beyond_the_stdlib_parser_keeps_headers_and_raw_body() -> None:
-    mail = parse_mail(nested(5000))
+def test_nesting_beyond_the_stdlib_parser_reads_the_parts_side_by_side() -> None:
+    raw = nested(5000).replace(
+        b"Content-Type: text/plain\n\nhello from the bottom\n",
+        b"Content-Type: text/plain\n\nhello from the bottom\n--b4999\n"
+        b"Content-Type: application/pdf; name=a.pdf\nContent-Transfer-Encoding: base64\n\nJVBERi0=\n",
+    )
+    mail = parse_mail(raw)
     assert mail.subject == "deep" and mail.from_ == Address("a@example.com")
-    assert "hello from the bottom" in mail.text
-    assert "MIME structure too deeply nested to parse; body kept as raw text" in mail.defects
+    assert mail.text == "hello from the bottom"
+    assert [(a.filename, a.data) for a in mail.attachments] == [("a.pdf", b"%PDF-")]
+    assert (
+        "MIME structure too deeply nested to parse as a tree; its parts were read side by side"
+        in mail.defects
+    )
 
 
 def test_broken_base64_keeps_what_decodes() -> None:

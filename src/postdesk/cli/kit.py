@@ -50,6 +50,26 @@ class Context:
             fail(str(error))
 
 
+# Owner only: the database holds every customer's mail and the reply-token key.
+PRIVATE_UMASK = 0o077
+
+
+def private_files(ctx: click.Context) -> None:
+    """Every file and folder this command creates is the desk's own: 0600 and 0700.
+
+    A umask, not a mode at each open: most of the files are created by others
+    than our code (SQLite makes the database, and gives its -wal and -shm the
+    database file's mode; the mailbox writer, Alembic, a log file), and a
+    umask reaches all of them, in the worker and sender children too, which
+    inherit it. Every command gets it, not only the ones that mean to write:
+    `tickets list` on a fresh install already creates the database file.
+    Restored when the command ends, so a caller in the same process (a test
+    runner invoking the CLI) keeps its own.
+    """
+    previous = os.umask(PRIVATE_UMASK)
+    ctx.call_on_close(lambda: os.umask(previous))
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print one line to stderr and exit with CODE."""
     click.echo(f"postdesk: {message}", err=True)

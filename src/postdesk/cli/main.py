@@ -18,7 +18,7 @@ from postdesk.cli import templates as template_commands
 from postdesk.cli import triage as triage_commands
 from postdesk.cli import voicemail as voicemail_commands
 from postdesk.cli.faq import faq_group
-from postdesk.cli.kit import Context, fail, pass_context, print_json
+from postdesk.cli.kit import Context, fail, pass_context, print_json, private_files
 from postdesk.receive import mailgate as gate
 from postdesk.store.migrate import (
     SchemaOutOfDate,
@@ -81,6 +81,7 @@ def main(ctx: click.Context, config_path: Path | None, log_format: str | None) -
     acknowledgement by mail.
     """
     ctx.obj = Context(config_path=config_path, log_format=log_format)
+    private_files(ctx)
 
 
 @main.command()
@@ -109,9 +110,13 @@ def serve(ctx: Context, no_process: bool, no_send: bool, metrics_listen: str | N
             parse_listen(metrics_listen)
         except ValueError as error:
             fail(f"--metrics {metrics_listen}: {error}")
+    from postdesk.runtime.files import warn_if_exposed
+
+    desk = ctx.desk(migrate=ctx.settings.store.auto_migrate)
+    warn_if_exposed(desk.settings.store.url, ctx.config_path)
     try:
         run(
-            ctx.desk(migrate=ctx.settings.store.auto_migrate),
+            desk,
             process=not no_process,
             send=not no_send,
             log_format=ctx.log_format,

@@ -1,6 +1,8 @@
-"""`postdesk inbound list|retry` and `postdesk outbox list|retry|release`: what is stuck and why."""
+"""`postdesk inbound list|show|retry` and `postdesk outbox list|retry|release`: what is stuck and why."""
 
 from __future__ import annotations
+
+import sys
 
 import click
 
@@ -9,6 +11,8 @@ from postdesk.ops.queues import (
     INBOUND_STATUSES,
     OUTBOX_STATUSES,
     NotRetryable,
+    inbound_detail,
+    inbound_raw,
     list_inbound,
     list_outbox,
     release_outbox,
@@ -52,6 +56,53 @@ def inbound_list(ctx: Context, status: str | None, limit: int | None, as_json: b
             f"{row['id']:>8}  {row['status']:<7}  {row['attempts']:>5}  {row['received_at'][:19]:<19}  "
             f"{row['via'][:8]:<8}  {(row['envelope_from'] or '<>')[:30]:<30}  {_one_line(row['error'], 100)}"
         )
+
+
+@inbound_group.command("show")
+@click.argument("inbound_id", type=int)
+@click.option("--raw", "as_raw", is_flag=True, help="Print the stored bytes exactly as received.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@pass_context
+def inbound_show(ctx: Context, inbound_id: int, as_raw: bool, as_json: bool) -> None:
+    """One received message ID: envelope, status, ticket and what parsing it gives (text, files, defects).
+
+    For operators: it shows a customer's whole mail, so never paste it to anyone else.
+    """
+    if as_raw and as_json:
+        fail("give --raw or --json, not both")
+    with ctx.desk().store.read() as session:
+        if as_raw:
+            raw = inbound_raw(session, inbound_id)
+        else:
+            detail = inbound_detail(session, inbound_id)
+    if as_raw:
+        if raw is None:
+            fail(f"no inbound message {inbound_id}")
+        sys.stdout.buffer.write(raw)  # bytes as stored: no decoding, no newline added
+        sys.stdout.buffer.flush()
+        return
+    if detail is None:
+        fail(f"no inbound message {inbound_id}")
+    if as_json:
+        print_json(detail)
+        return
+    ticket = f"ticket {detail['ticket']} ({detail['kind']})" if detail["ticket"] else "no ticket yet"
+    click.echo(f"Inbound {detail['id']}: {detail['status']}, {ticket}")
+    click.echo(
+        f"  received {detail['received_at']} via {detail['via']}, {detail['size']} bytes, "
+        f"envelope <{detail['envelope_from'] or ''}> -> {', '.join(detail['recipients'])}"
+    )
+    if detail["error"]:
+        click.echo(f"  error: {_one_line(detail['error'], 200)}")
+    name = f"{detail['from_name']} " if detail["from_name"] else ""
+    click.echo(f"From: {name}<{detail['from'] or ''}>")
+    click.echo(f"Subject: {detail['subject']}")
+    for attachment in detail["attachments"]:
+        click.echo(f"  [{attachment['content_type']}] {attachment['filename']} ({attachment['size']} bytes)")
+    if detail["defects"]:
+        click.echo(f"  defects: {'; '.join(detail['defects'])}")
+    click.echo("")
+    click.echo(detail["text"])
 
 
 @inbound_group.command("retry")

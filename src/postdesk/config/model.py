@@ -257,6 +257,9 @@ class MetricsSettings(Section):
     # host:port of `serve`'s Prometheus /metrics and /healthz; "" = off.
     # `postdesk serve --metrics HOST:PORT` overrides it.
     listen: str = ""
+    # /healthz checks the store (a write, rolled back) at most once per this many
+    # seconds and answers from that check in between; 0 = check at every probe.
+    health_cache_seconds: float = Field(default=5.0, ge=0)
 
     @field_validator("listen")
     @classmethod

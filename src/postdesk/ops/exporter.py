@@ -4,15 +4,20 @@ Counters and histograms are kept in this process (`PrometheusMetrics`;
 children's reports arrive through `postdesk.ops.metrics.forward`). Queue
 depths are not counted but read from the store at each scrape, so they are
 right whoever changed the rows (other hosts, `postdesk inbound retry`).
-/healthz opens a fresh connection to the store each time and answers 503
-when it cannot read the spool: a load balancer or systemd watchdog then
-knows this desk cannot accept mail durably.
+/healthz answers 503 when the store cannot take mail: over a fresh
+connection it reads the spool and writes a row in a transaction it then
+rolls back, so a read-only database is found as surely as an unreachable
+one. A load balancer or systemd watchdog then knows this desk cannot accept
+mail durably. The answer is kept for `[metrics] health_cache_seconds`, so
+probes, however frequent, cost the database one check per interval.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,12 +29,12 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from prometheus_client import CollectorRegistry, Counter, Histogram, make_wsgi_app
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy import Engine, create_engine, func, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.pool import NullPool
 
-from postdesk.store.models import Inbound, Outbox
+from postdesk.store.models import Inbound, Meta, Outbox
 from postdesk.store.session import Store
 
 log = logging.getLogger(__name__)
@@ -171,23 +176,75 @@ def _counts(
     return [(status, count) for status, count in rows]
 
 
+# The key of the row /healthz writes and rolls back; it is never committed.
+PROBE_KEY = "healthz-probe"
+
+
 def health_probe(url: str) -> Callable[[], str | None]:
-    """A check that reads the spool over a new connection: None when fine, else the problem."""
+    """A check over a new connection that the spool can be read and written: None when fine, else why not."""
     parsed = make_url(url)
     sqlite = parsed.get_backend_name() == "sqlite"
     args: dict[str, Any] = {"timeout": 5} if sqlite else {"connect_timeout": 5}
     engine: Engine = create_engine(url, poolclass=NullPool, connect_args=args)
 
     def probe() -> str | None:
-        # SQLite would create a missing database file on connect; a missing file is the problem.
-        if sqlite and parsed.database not in (None, "", ":memory:") and not Path(parsed.database).exists():
-            return f"database file {parsed.database} is missing"
+        if sqlite and parsed.database not in (None, "", ":memory:"):
+            problem = _sqlite_file_problem(Path(parsed.database))
+            if problem:
+                return problem
         try:
             with engine.connect() as connection:
-                connection.execute(select(Inbound.id).limit(1)).all()
+                try:
+                    connection.execute(select(Inbound.id).limit(1)).all()
+                    # What a listener does with each mail, undone: a read-only database file,
+                    # a PostgreSQL in read-only mode or a write lock held too long fail here.
+                    connection.execute(insert(Meta).values(key=PROBE_KEY, value=""))
+                finally:
+                    connection.rollback()
         except Exception as error:
             return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
         return None
+
+    return probe
+
+
+def _sqlite_file_problem(database: Path) -> str | None:
+    """Why the SQLite file at DATABASE cannot take a write, asked of the kernel.
+
+    The rolled-back write alone cannot tell: SQLite reuses, within one
+    process, a read-write descriptor another connection to the same file
+    closed, so it writes on after the file was made read-only. `access`
+    answers as an open would now: modes, a read-only mount, and the
+    immutable flag that binds root too.
+    """
+    if not database.exists():  # SQLite would create it on connect; a missing file is the problem
+        return f"database file {database} is missing"
+    for path in (database, database.parent):  # the folder: SQLite creates -wal and -shm there
+        if not os.access(path, os.W_OK):
+            kind = "database file" if path == database else "database folder"
+            return f"{kind} {path} is not writable (mode, read-only file system or immutable)"
+    return None
+
+
+def cached(
+    check: Callable[[], str | None], seconds: float, clock: Callable[[], float] = time.monotonic
+) -> Callable[[], str | None]:
+    """CHECK's answer, asked again only once SECONDS have passed since it was last asked.
+
+    A load balancer, Kubernetes and a watchdog may each probe every second;
+    the database then still sees one check per interval. Concurrent probes
+    wait for the one check under way instead of starting their own.
+    """
+    lock = threading.Lock()
+    last: list[tuple[float, str | None]] = []
+
+    def probe() -> str | None:
+        with lock:
+            if last and clock() - last[0][0] < seconds:
+                return last[0][1]
+            answer = check()
+            last[:] = [(clock(), answer)]
+            return answer
 
     return probe
 
@@ -201,7 +258,7 @@ def wsgi_app(registry: CollectorRegistry, probe: Callable[[], str | None]) -> Ca
             problem = probe()
             status = "200 OK" if problem is None else "503 Service Unavailable"
             start_response(status, [("Content-Type", "text/plain; charset=utf-8")])
-            return [b"ok\n" if problem is None else f"store unreachable: {problem}\n".encode()]
+            return [b"ok\n" if problem is None else f"store cannot take mail: {problem}\n".encode()]
         if path in ("/metrics", "/"):
             return metrics(environ, start_response)
         start_response("404 Not Found", [("Content-Type", "text/plain")])

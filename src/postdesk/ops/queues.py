@@ -1,8 +1,9 @@
 """What is stuck and why: the inbound spool and the outbox as plain dicts, and retrying them.
 
-The dict keys are the `--json` contract of `postdesk inbound list` and
-`postdesk outbox list` (docs/operations.md): keys are only ever added.
-Raw message bytes are never part of them.
+The dict keys are the `--json` contract of `postdesk inbound list`,
+`inbound show` and `outbox list` (docs/operations.md): keys are only ever
+added. Raw message bytes are never part of them; `inbound show --raw`
+reads them with `inbound_raw`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
+from postdesk.parse.mime import parse_mail
 from postdesk.store.inbound import forget_claims
-from postdesk.store.models import Inbound, Outbox
+from postdesk.store.models import Inbound, InboundRaw, Message, Outbox
 
 INBOUND_STATUSES = ("pending", "failed", "done")
 OUTBOX_STATUSES = ("pending", "sending", "failed", "held", "sent", "digested")
@@ -49,22 +51,67 @@ def list_inbound(
     )
     query = query.where(Inbound.status == status) if status else query.where(Inbound.status != "done")
     rows = session.execute(query.order_by(Inbound.id).limit(limit)).all()
-    return [
-        {
-            "id": row.id,
-            "status": row.status,
-            "received_at": _iso(row.received_at),
-            "via": row.via,
-            "envelope_from": row.envelope_from,
-            "recipients": list(row.recipients),
-            "size": row.size,
-            "attempts": row.attempts,
-            "error": row.error,
-            "result": row.result,
-            "processed_at": _iso(row.processed_at),
-        }
-        for row in rows
-    ]
+    return [_inbound_dict(row) for row in rows]
+
+
+def _inbound_dict(row: Any) -> dict[str, Any]:
+    """The envelope and processing state of a spool row (a selected row or an `Inbound`)."""
+    return {
+        "id": row.id,
+        "status": row.status,
+        "received_at": _iso(row.received_at),
+        "via": row.via,
+        "envelope_from": row.envelope_from,
+        "recipients": list(row.recipients),
+        "size": row.size,
+        "attempts": row.attempts,
+        "error": row.error,
+        "result": row.result,
+        "processed_at": _iso(row.processed_at),
+    }
+
+
+def inbound_raw(session: Session, inbound_id: int) -> bytes | None:
+    """The stored bytes of spooled message INBOUND_ID, as received; None when there is none."""
+    return session.execute(
+        select(InboundRaw.raw).where(InboundRaw.inbound_id == inbound_id)
+    ).scalar_one_or_none()
+
+
+def inbound_detail(session: Session, inbound_id: int) -> dict[str, Any] | None:
+    """Spooled message INBOUND_ID: its row, what parsing its stored bytes gives, and where it went.
+
+    The parse is done again from the stored bytes (it is deterministic), so
+    a message still pending or failed shows what the pipeline will see.
+    `kind` and `ticket` come from the message the pipeline stored, and are
+    None until then.
+    """
+    row = session.get(Inbound, inbound_id)
+    raw = inbound_raw(session, inbound_id)
+    if row is None or raw is None:
+        return None
+    mail = parse_mail(raw)
+    stored = session.execute(
+        select(Message.ticket_id, Message.kind).where(Message.inbound_id == inbound_id).order_by(Message.id)
+    ).first()
+    return {
+        **_inbound_dict(row),
+        "from": mail.from_.email if mail.from_ else None,
+        "from_name": mail.from_.name if mail.from_ else "",
+        "to": [address.email for address in mail.to],
+        "subject": mail.subject,
+        "message_id": mail.message_id,
+        "date": _iso(mail.date),
+        "kind": stored.kind if stored else None,
+        "ticket": str(stored.ticket_id) if stored else None,  # the ticket number, as `tickets list` has it
+        "text": mail.text,
+        "html_converted": mail.html_converted,
+        "attachments": [
+            {"filename": a.filename, "content_type": a.content_type, "size": len(a.data)}
+            for a in mail.attachments
+        ],
+        "defects": list(mail.defects),
+    }
 
 
 def retry_inbound(session: Session, inbound_id: int) -> None:

@@ -22,6 +22,7 @@ from email.message import Message
 from email.parser import BytesParser
 from email.policy import Compat32
 from email.utils import getaddresses, parsedate_to_datetime
+from functools import partial
 from io import BytesIO
 from types import MappingProxyType
 from typing import TypeVar
@@ -31,11 +32,9 @@ from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import HTMLTree
 
 from postdesk.core.mail import Address, Attachment, Mail
+from postdesk.parse.hidden import drop_hidden
 
 _T = TypeVar("_T")
-
-MAX_DEPTH = 50
-"""MIME nesting below this many levels is not read (a defect says so)."""
 
 BODY_TYPES = frozenset({"text/plain", "text/html"})
 
@@ -202,7 +201,7 @@ def _parse(raw: bytes, defects: _Defects) -> Mail:
     headers = _HeaderDecoder.for_message(msg, hint, defects).decode_all(msg)
     structured = {name: value for name, value, _ in reversed(headers)}
     body = _Body(defects, hint)
-    body.walk(msg, path="", depth=0, body_allowed=True)
+    body.walk(msg)
     for message in body.stdlib_defects:
         defects.add(message)
     from_ = _from_address([text for name, text, _ in headers if name == "from"], defects)
@@ -231,18 +230,51 @@ def _parse_tree(raw: bytes, defects: _Defects, repair: bool = True) -> Message:
         msg = BytesParser(policy=_POLICY).parsebytes(raw)
     except RecursionError:
         # The stdlib parser recurses once per nesting level and gives up near
-        # Python's recursion limit; keep the headers and the body as text.
-        defects.add("MIME structure too deeply nested to parse; body kept as raw text")
-        msg = BytesParser(policy=_POLICY).parsebytes(raw, headersonly=True)
-        del msg["content-type"]
-        del msg["content-transfer-encoding"]
-        return msg
+        # Python's recursion limit: read the parts flat instead.
+        return _flat_tree(raw, defects)
     if repair and any(isinstance(d, errors.MissingHeaderBodySeparatorDefect) for d in msg.defects):
         repaired = _repair_header_block(raw)
         if repaired is not None:
             fixed, note = repaired
             defects.add(note)
             return _parse_tree(fixed, defects, repair=False)
+    return msg
+
+
+_BOUNDARY = re.compile(rb"""boundary\s*=\s*(?:"([^"\r\n]+)"|([^\s;"]+))""", re.IGNORECASE)
+
+
+def _flat_tree(raw: bytes, defects: _Defects) -> Message:
+    """RAW's headers over its leaf parts side by side, for a tree too deep to parse as one.
+
+    Every line that opens or closes a part of any boundary the message
+    declares cuts the body; each piece between two cuts is a part of its
+    own, parsed alone (one level, no recursion). The containers
+    (multipart/*) are dropped, so the text and the files, however deep they
+    sat, are read as if they were the parts of one multipart/mixed.
+    """
+    msg = BytesParser(policy=_POLICY).parsebytes(raw, headersonly=True)
+    end_of_headers = re.search(rb"\r?\n\r?\n", raw)
+    body = raw[end_of_headers.end() :] if end_of_headers else b""
+    boundaries = {b"--" + (quoted or bare) for quoted, bare in _BOUNDARY.findall(raw)}
+    pieces: list[list[bytes]] = [[]]
+    for line in body.splitlines(keepends=True):
+        if line.startswith(b"--") and line.rstrip().removesuffix(b"--") in boundaries:
+            pieces.append([])
+        else:
+            pieces[-1].append(line)
+    parts: list[Message | str] = []
+    for piece in pieces[1:]:  # the first is the outermost preamble
+        if not b"".join(piece).strip():
+            continue
+        part = BytesParser(policy=_POLICY).parsebytes(b"".join(piece))
+        if not (_safe(part.get_content_type) or "").startswith("multipart/"):
+            parts.append(part)
+    defects.add("MIME structure too deeply nested to parse as a tree; its parts were read side by side")
+    del msg["content-type"]
+    del msg["content-transfer-encoding"]
+    msg["Content-Type"] = "multipart/mixed"
+    msg.set_payload(parts)
     return msg
 
 
@@ -638,7 +670,7 @@ def _declared_charset(msg: Message) -> str | None:
     headers.
     """
     part = msg
-    for _ in range(MAX_DEPTH):
+    while True:  # a tree has a bottom: the parser built it from finite bytes
         charset = _safe(part.get_content_charset)
         if charset and _codec_for(charset) not in (None, "ascii", "utf-8"):
             return str(charset)
@@ -676,7 +708,13 @@ def _lossy_text(raw: object) -> str:
 
 @dataclass(slots=True)
 class _Body:
-    """Walks the MIME tree once, collecting body text and attachments."""
+    """Walks the MIME tree once, collecting body text and attachments.
+
+    Iteratively: the parts still to read are steps on a list, not frames on
+    Python's call stack, so a text part is found however deep it is nested
+    (a 200-level tree is read like a flat one; the stdlib parser itself
+    stops near 1000 levels, see `_parse_tree`).
+    """
 
     defects: _Defects
     # The charset the message declares elsewhere, for text that declares none.
@@ -685,50 +723,73 @@ class _Body:
     html_converted: bool = False
     attachments: list[Attachment] = field(default_factory=list)
     stdlib_defects: list[str] = field(default_factory=list)
+    # What is left to do, the next step last (depth first, parts in their order).
+    steps: list[Callable[[], None]] = field(default_factory=list)
 
     def text(self) -> str:
         return "\n\n".join(text.strip("\n") for text in self.texts if text.strip())
 
-    def walk(self, part: Message, path: str, depth: int, body_allowed: bool) -> None:
-        if depth > MAX_DEPTH:
-            self.defects.add(f"MIME nesting deeper than {MAX_DEPTH} levels; deeper parts ignored")
-            return
+    def walk(self, root: Message) -> None:
+        self.steps.append(lambda: self._visit(root, "", True))
+        while self.steps:
+            self.steps.pop()()
+
+    def _later(self, *steps: Callable[[], None]) -> None:
+        """Do STEPS next, in this order, before anything already waiting."""
+        self.steps.extend(reversed(steps))
+
+    def _visit(self, part: Message, path: str, body_allowed: bool) -> None:
         try:
-            self._walk_part(part, path, depth, body_allowed)
-        except RecursionError:
-            self.defects.add(f"part {path or 'body'} nested too deeply to read")
+            self._walk_part(part, path, body_allowed)
         except Exception as exc:  # noqa: BLE001 - one unreadable part must not lose the rest
             self.defects.add(f"part {path or 'body'} unreadable ({type(exc).__name__}: {exc})")
         self.stdlib_defects.extend(
             type(defect).__name__ + (f" in part {path}" if path else "") for defect in part.defects
         )
 
-    def _walk_part(self, part: Message, path: str, depth: int, body_allowed: bool) -> None:
+    def _walk_part(self, part: Message, path: str, body_allowed: bool) -> None:
         ctype = _safe(part.get_content_type) or "application/octet-stream"
         payload = part.get_payload()
         if ctype.startswith("message/") or not isinstance(payload, list):
             self._leaf(part, ctype, path, body_allowed)
         elif ctype == "multipart/alternative":
-            self._alternative(
-                [child for child in payload if isinstance(child, Message)], path, depth, body_allowed
-            )
+            children = [child for child in payload if isinstance(child, Message)]
+            self._alternative(children, path, _preference(children) if body_allowed else [], set())
         else:
-            for index, child in enumerate(payload, 1):
-                self.walk(child, _child(path, index), depth + 1, body_allowed)
+            self._later(
+                *(
+                    partial(self._visit, child, _child(path, index), body_allowed)
+                    for index, child in enumerate(payload, 1)
+                )
+            )
 
-    def _alternative(self, children: list[Message], path: str, depth: int, body_allowed: bool) -> None:
-        """Take the plain text version; the others only contribute their attachments."""
-        walked = set()
-        if body_allowed:
-            for index in _preference(children):
-                walked.add(index)
-                before = len(self.texts)
-                self.walk(children[index], _child(path, index + 1), depth + 1, True)
+    def _alternative(self, children: list[Message], path: str, untried: list[int], tried: set[int]) -> None:
+        """Take the plain text version; the others only contribute their attachments.
+
+        Tries the UNTRIED alternatives best first until one gives text, then
+        reads the rest for their attachments only.
+        """
+        if untried:
+            index, before = untried[0], len(self.texts)
+
+            def found_text_or_next() -> None:
                 if any(text.strip() for text in self.texts[before:]):
-                    break
-        for index, child in enumerate(children):
-            if index not in walked:
-                self.walk(child, _child(path, index + 1), depth + 1, False)
+                    self._alternative(children, path, [], tried)
+                else:
+                    self._alternative(children, path, untried[1:], tried)
+
+            tried.add(index)
+            self._later(
+                partial(self._visit, children[index], _child(path, index + 1), True), found_text_or_next
+            )
+            return
+        self._later(
+            *(
+                partial(self._visit, child, _child(path, index + 1), False)
+                for index, child in enumerate(children)
+                if index not in tried
+            )
+        )
 
     def _leaf(self, part: Message, ctype: str, path: str, body_allowed: bool) -> None:
         disposition = _safe(part.get_content_disposition)
@@ -807,8 +868,12 @@ def _html_to_text(html: str, where: str, defects: _Defects) -> str:
     if not html.strip():
         return ""
     try:
+        tree = HTMLTree.parse(html)
+        hidden = drop_hidden(tree)
+        if hidden:
+            defects.add(f"HTML in {where}: {hidden} hidden element(s) left out of the text")
         return extract_plain_text(
-            HTMLTree.parse(html),
+            tree,
             preserve_formatting=True,  # paragraphs, line breaks, list bullets as the mail showed them
             main_content=False,  # a mail is all content; no boilerplate detection
             list_bullets=True,

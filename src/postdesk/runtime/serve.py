@@ -222,12 +222,13 @@ class _Exporter:
 
 def _start_exporter(desk: Desk, listen: str) -> _Exporter:
     # Imported here: prometheus-client is needed only where metrics are served.
-    from postdesk.ops.exporter import health_probe, prometheus_metrics, start_metrics_server
+    from postdesk.ops.exporter import cached, health_probe, prometheus_metrics, start_metrics_server
 
     recorder = prometheus_metrics(desk.store)
     host, port = parse_listen(listen)
+    probe = cached(health_probe(desk.settings.store.url), desk.settings.metrics.health_cache_seconds)
     try:
-        server = start_metrics_server(host, port, recorder.registry, health_probe(desk.settings.store.url))
+        server = start_metrics_server(host, port, recorder.registry, probe)
     except OSError as error:
         raise ListenError(f"cannot listen for metrics on {listen}: {error}") from None
     events: Queue[Any] = SPAWN.Queue()
