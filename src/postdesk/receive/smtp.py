@@ -4,41 +4,83 @@ The handler does nothing but hand the message to the spool writer and wait
 for its commit, so the event loop never blocks on the database. Any failure
 to store answers 451 (the sender keeps the mail and retries), never a 5xx:
 an unhandled exception would turn into a permanent bounce.
+
+Three limits keep a public listener honest (docs/postfix.md, docs/operations.md):
+- recipients: only the desk's own addresses (`core.recipients`); any other
+  gets `550 5.1.1` at RCPT, so nothing is stored for it;
+- sessions: over `max_sessions` open connections, a new one gets `421` at connect;
+- memory: DATA is written to a temporary file as it arrives (on disk past
+  `SPOOL_IN_MEMORY_BYTES`), and lines of any length up to the message limit
+  are taken piece by piece, never refused with aiosmtpd's `500 Line too long`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+import tempfile
+from typing import IO, Any
 
 from aiosmtpd.lmtp import LMTP
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
+from postdesk.core.recipients import OwnRecipients, is_ours
 from postdesk.ops.metrics import Metrics, NoMetrics
-from postdesk.receive.spool import Received, SpoolWriter
+from postdesk.receive.spool import Spooled, SpoolWriter
 
 log = logging.getLogger(__name__)
 
 TEMPFAIL = "451 4.3.0 Message not stored, please try again later"
+UNKNOWN_RECIPIENT = "550 5.1.1 mailbox unknown"
+BUSY = b"421 4.7.0 too busy, try later\r\n"
+TOO_LARGE = "552 5.3.4 Error: Too much mail data"
+# A message up to this size stays in memory while it arrives; a larger one
+# goes on to a temporary file (20 sessions of 20 MB were 324 MB of RSS).
+SPOOL_IN_MEMORY_BYTES = 1 << 20
+# The stream reader's buffer limit. A longer line is not refused: DATA reads
+# it in pieces of this size (see `_DeskSession._receive`).
+READ_LIMIT = 64 << 10
 
 
 class SpoolHandler:
     """aiosmtpd handler: DATA goes to the spool writer; the reply waits for its commit."""
 
     def __init__(
-        self, writer: SpoolWriter, via: str, *, lmtp: bool = False, metrics: Metrics | None = None
+        self,
+        writer: SpoolWriter,
+        via: str,
+        own: OwnRecipients,
+        *,
+        lmtp: bool = False,
+        max_sessions: int = 100,
+        metrics: Metrics | None = None,
     ) -> None:
         self._writer = writer
         self.via = via
+        self.own = own
         self._lmtp = lmtp
+        self.max_sessions = max_sessions
         self.metrics: Metrics = metrics or NoMetrics()
-        # Open sessions, so that shutdown can wait for them (serve.py).
+        # Open sessions, so that shutdown can wait for them (serve.py) and max_sessions holds.
         self.sessions: set[SMTP] = set()
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        message = Received(
-            raw=bytes(envelope.original_content or b""),
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        # LMTP answers RCPT per recipient as SMTP does; DATA then answers only
+        # for the recipients accepted here.
+        if not is_ours(address, self.own):
+            self.metrics.received(self.via, "unknown_recipient")
+            return UNKNOWN_RECIPIENT
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 Ok"
+
+    async def store(self, envelope: Envelope, file: IO[bytes], size: int) -> str:
+        """Hand the message in FILE to the spool writer (which then owns the file); the reply to DATA."""
+        message = Spooled(
+            file=file,
+            size=size,
             via=self.via,
             envelope_from=envelope.mail_from or "",
             recipients=tuple(envelope.rcpt_tos),
@@ -48,16 +90,16 @@ class SpoolHandler:
         except Exception as error:
             log.warning("refused with 451 (%s): %s", self.via, error)
             self.metrics.received(self.via, "tempfail")
-            return self._per_recipient(TEMPFAIL, envelope)
+            return self.per_recipient(TEMPFAIL, envelope)
         self.metrics.received(self.via, "stored")
-        return self._per_recipient(f"250 2.0.0 Ok: queued as {inbound_id}", envelope)
+        return self.per_recipient(f"250 2.0.0 Ok: queued as {inbound_id}", envelope)
 
     async def handle_exception(self, error: Exception) -> str:
         log.exception("%s session error", self.via)
         self.metrics.received(self.via, "error")
         return "451 4.3.0 Internal error, please try again later"
 
-    def _per_recipient(self, reply: str, envelope: Envelope) -> str:
+    def per_recipient(self, reply: str, envelope: Envelope) -> str:
         # LMTP answers DATA once per accepted recipient (RFC 2033 section 4.2).
         if self._lmtp:
             return "\r\n".join([reply] * max(1, len(envelope.rcpt_tos)))
@@ -65,18 +107,99 @@ class SpoolHandler:
 
 
 class _DeskSession(SMTP):
-    # RFC 5321 caps lines at 1000 octets, but real mail breaks that; losing a
-    # customer's mail over it helps nobody, so accept long lines.
-    line_length_limit = 1 << 20
+    # The stream reader's limit (aiosmtpd sizes its buffer by it); DATA lines
+    # may be longer, see `_receive`.
+    line_length_limit = READ_LIMIT
     event_handler: SpoolHandler
+    _busy = False
 
     def connection_made(self, transport: Any) -> None:
-        self.event_handler.sessions.add(self)
+        handler = self.event_handler
+        if len(handler.sessions) >= handler.max_sessions:
+            # Answered before aiosmtpd sees the connection: no greeting, no session.
+            self._busy = True
+            handler.metrics.received(handler.via, "busy")
+            transport.write(BUSY)
+            transport.close()
+            return
+        handler.sessions.add(self)
         super().connection_made(transport)
 
     def connection_lost(self, error: Exception | None) -> None:
+        if self._busy:
+            return
         self.event_handler.sessions.discard(self)
         super().connection_lost(error)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._busy:
+            super().data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return False if self._busy else super().eof_received()
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        # aiosmtpd's own DATA gathers the message as a list of lines in memory
+        # and refuses a line over line_length_limit; this one writes it to a
+        # temporary file as it comes, whatever its lines' lengths.
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        # Not a context manager: once handed to the spool writer, the writer closes it.
+        file = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES, prefix="postdesk-data-")  # noqa: SIM115
+        handed_on = False
+        try:
+            size = await self._receive(file)
+            if size is None:  # the connection ended before the final dot
+                return
+            if self.data_size_limit and size > self.data_size_limit:
+                reply = self.event_handler.per_recipient(TOO_LARGE, self.envelope)
+            else:
+                handed_on = True
+                reply = await self.event_handler.store(self.envelope, file, size)
+        finally:
+            if not handed_on:
+                file.close()
+        self._set_post_data_state()
+        await self.push(reply)
+
+    async def _receive(self, file: IO[bytes]) -> int | None:
+        """Read DATA up to the lone dot into FILE, undoing dot-stuffing (RFC 5321 4.5.2).
+
+        Returns the message's size; past `data_size_limit` the rest is read
+        and counted but not kept (the answer comes after the dot, RFC 5321
+        4.2.5). None when the connection ends first."""
+        limit = self.data_size_limit
+        size = 0
+        line_start = True
+        while self.transport is not None:
+            try:
+                piece = await self._reader.readuntil(b"\r\n")
+            except asyncio.LimitOverrunError as error:
+                # A line longer than the reader's limit: take what is there
+                # (asyncio leaves a trailing CR in the buffer, so CRLF is never split).
+                piece = await self._reader.read(error.consumed)
+            except asyncio.CancelledError:
+                self._writer.close()
+                raise
+            if line_start:
+                if piece == b".\r\n":
+                    return size
+                if piece.startswith(b"."):
+                    piece = piece[1:]
+            line_start = piece.endswith(b"\r\n")
+            size += len(piece)
+            if not (limit and size > limit):
+                file.write(piece)
+        return None
 
     async def push(self, status: Any) -> None:
         # aiosmtpd answers an oversized message itself; count it on the way out.
