@@ -136,7 +136,12 @@ class _DeskSession(SMTP):
             super().data_received(data)
 
     def eof_received(self) -> bool | None:
-        return False if self._busy else super().eof_received()
+        if not self._busy:
+            super().eof_received()  # cancels the session's task
+        # Close our side too (aiosmtpd keeps it half-open): a client that hangs
+        # up before the greeting would otherwise hold a session slot until the
+        # 300 s timeout, and a few hundred such connects would lock everyone out.
+        return False
 
     @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:
