@@ -9,8 +9,8 @@ Three limits keep a public listener honest (docs/postfix.md, docs/operations.md)
 - recipients: only the desk's own addresses (`core.recipients`); any other
   gets `550 5.1.1` at RCPT, so nothing is stored for it;
 - sessions: over `max_sessions` open connections, a new one gets `421` at connect;
-- memory: DATA is written to a temporary file as it arrives (on disk past
-  `SPOOL_IN_MEMORY_BYTES`), and lines of any length up to the message limit
+- memory: DATA moves to a temporary file as it arrives once it is past
+  `SPOOL_IN_MEMORY_BYTES`, and lines of any length up to the message limit
   are taken piece by piece, never refused with aiosmtpd's `500 Line too long`.
 """
 
@@ -26,7 +26,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
 from postdesk.core.recipients import OwnRecipients, is_ours
 from postdesk.ops.metrics import Metrics, NoMetrics
-from postdesk.receive.spool import Spooled, SpoolWriter
+from postdesk.receive.spool import Received, Spooled, SpoolWriter
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +76,13 @@ class SpoolHandler:
         envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 Ok"
 
-    async def store(self, envelope: Envelope, file: IO[bytes], size: int) -> str:
-        """Hand the message in FILE to the spool writer (which then owns the file); the reply to DATA."""
-        message = Spooled(
-            file=file,
-            size=size,
-            via=self.via,
-            envelope_from=envelope.mail_from or "",
-            recipients=tuple(envelope.rcpt_tos),
+    async def store(self, envelope: Envelope, content: bytes | IO[bytes], size: int) -> str:
+        """Hand the message (its bytes, or a file the spool writer then owns) on; the reply to DATA."""
+        sender, recipients = envelope.mail_from or "", tuple(envelope.rcpt_tos)
+        message = (
+            Received(content, self.via, sender, recipients)
+            if isinstance(content, bytes)
+            else Spooled(content, size, self.via, sender, recipients)
         )
         try:
             inbound_id = await asyncio.wrap_future(self._writer.submit(message))
@@ -145,9 +144,9 @@ class _DeskSession(SMTP):
 
     @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:
-        # aiosmtpd's own DATA gathers the message as a list of lines in memory
-        # and refuses a line over line_length_limit; this one writes it to a
-        # temporary file as it comes, whatever its lines' lengths.
+        # aiosmtpd's own DATA gathers every message as a list of lines in memory
+        # and refuses a line over line_length_limit; this one moves a large
+        # message to a temporary file as it comes, whatever its lines' lengths.
         if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
             return
         assert self.envelope is not None
@@ -158,32 +157,30 @@ class _DeskSession(SMTP):
             await self.push("501 Syntax: DATA")
             return
         await self.push("354 End data with <CR><LF>.<CR><LF>")
-        # Not a context manager: once handed to the spool writer, the writer closes it.
-        file = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES, prefix="postdesk-data-")  # noqa: SIM115
-        handed_on = False
+        data = _Data()
         try:
-            size = await self._receive(file)
-            if size is None:  # the connection ended before the final dot
-                return
-            if self.data_size_limit and size > self.data_size_limit:
-                reply = self.event_handler.per_recipient(TOO_LARGE, self.envelope)
-            else:
-                handed_on = True
-                reply = await self.event_handler.store(self.envelope, file, size)
-        finally:
-            if not handed_on:
-                file.close()
+            ended = await self._receive(data)
+        except BaseException:  # the connection ended mid-DATA
+            data.discard()
+            raise
+        if not ended:
+            data.discard()
+            return
+        if self.data_size_limit and data.size > self.data_size_limit:
+            data.discard()
+            reply = self.event_handler.per_recipient(TOO_LARGE, self.envelope)
+        else:
+            reply = await self.event_handler.store(self.envelope, data.content(), data.size)
         self._set_post_data_state()
         await self.push(reply)
 
-    async def _receive(self, file: IO[bytes]) -> int | None:
-        """Read DATA up to the lone dot into FILE, undoing dot-stuffing (RFC 5321 4.5.2).
+    async def _receive(self, data: _Data) -> bool:
+        """Read DATA up to the lone dot into DATA, undoing dot-stuffing (RFC 5321 4.5.2).
 
-        Returns the message's size; past `data_size_limit` the rest is read
-        and counted but not kept (the answer comes after the dot, RFC 5321
-        4.2.5). None when the connection ends first."""
-        limit = self.data_size_limit
-        size = 0
+        Past `data_size_limit` the rest is read and counted but not kept (the
+        answer comes after the dot, RFC 5321 4.2.5). False when the
+        connection ends before the dot."""
+        keep_up_to = self.data_size_limit or 0
         line_start = True
         while self.transport is not None:
             try:
@@ -197,20 +194,51 @@ class _DeskSession(SMTP):
                 raise
             if line_start:
                 if piece == b".\r\n":
-                    return size
+                    return True
                 if piece.startswith(b"."):
                     piece = piece[1:]
             line_start = piece.endswith(b"\r\n")
-            size += len(piece)
-            if not (limit and size > limit):
-                file.write(piece)
-        return None
+            data.add(piece, keep_up_to)
+        return False
 
     async def push(self, status: Any) -> None:
         # aiosmtpd answers an oversized message itself; count it on the way out.
         if status[:4] in ("552 ", b"552 "):
             self.event_handler.metrics.received(self.event_handler.via, "too_large")
         await super().push(status)
+
+
+class _Data:
+    """A message as it arrives: pieces in memory up to SPOOL_IN_MEMORY_BYTES, then a temporary file."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._pieces: list[bytes] = []
+        self._file: IO[bytes] | None = None
+
+    def add(self, piece: bytes, keep_up_to: int) -> None:
+        """Count PIECE; keep it unless the message is past KEEP_UP_TO bytes (0: no limit)."""
+        self.size += len(piece)
+        if keep_up_to and self.size > keep_up_to:
+            return
+        if self._file is not None:
+            self._file.write(piece)
+            return
+        self._pieces.append(piece)
+        if self.size > SPOOL_IN_MEMORY_BYTES:
+            # Not a context manager: the file lives on in the spool writer, which closes it.
+            self._file = tempfile.TemporaryFile(prefix="postdesk-data-")  # noqa: SIM115
+            self._file.writelines(self._pieces)
+            self._pieces = []
+
+    def content(self) -> bytes | IO[bytes]:
+        """The message: its bytes, or the file that holds them (then the caller's to close)."""
+        return self._file if self._file is not None else b"".join(self._pieces)
+
+    def discard(self) -> None:
+        self._pieces = []
+        if self._file is not None:
+            self._file.close()
 
 
 class DeskSMTP(_DeskSession):
