@@ -157,88 +157,74 @@ class _DeskSession(SMTP):
             await self.push("501 Syntax: DATA")
             return
         await self.push("354 End data with <CR><LF>.<CR><LF>")
-        data = _Data()
-        try:
-            ended = await self._receive(data)
-        except BaseException:  # the connection ended mid-DATA
-            data.discard()
-            raise
-        if not ended:
-            data.discard()
+        received = await self._receive()
+        if received is None:  # the connection ended before the final dot
             return
-        if self.data_size_limit and data.size > self.data_size_limit:
-            data.discard()
+        size, content = received
+        if self.data_size_limit and size > self.data_size_limit:
+            if not isinstance(content, bytes):
+                content.close()
             reply = self.event_handler.per_recipient(TOO_LARGE, self.envelope)
         else:
-            reply = await self.event_handler.store(self.envelope, data.content(), data.size)
+            reply = await self.event_handler.store(self.envelope, content, size)
         self._set_post_data_state()
         await self.push(reply)
 
-    async def _receive(self, data: _Data) -> bool:
-        """Read DATA up to the lone dot into DATA, undoing dot-stuffing (RFC 5321 4.5.2).
+    async def _receive(self) -> tuple[int, bytes | IO[bytes]] | None:
+        """Read DATA up to the lone dot, undoing dot-stuffing (RFC 5321 4.5.2).
 
-        Past `data_size_limit` the rest is read and counted but not kept (the
-        answer comes after the dot, RFC 5321 4.2.5). False when the
-        connection ends before the dot."""
+        Returns the size and the message: its bytes, or past
+        SPOOL_IN_MEMORY_BYTES a temporary file holding them (the spool
+        writer's to close). Past `data_size_limit` the rest is read and
+        counted but not kept (the answer comes after the dot, RFC 5321
+        4.2.5). None when the connection ends before the dot."""
         keep_up_to = self.data_size_limit or 0
+        size = 0
+        pieces: list[bytes] = []
+        file: IO[bytes] | None = None
         line_start = True
-        while self.transport is not None:
-            try:
-                piece = await self._reader.readuntil(b"\r\n")
-            except asyncio.LimitOverrunError as error:
-                # A line longer than the reader's limit: take what is there
-                # (asyncio leaves a trailing CR in the buffer, so CRLF is never split).
-                piece = await self._reader.read(error.consumed)
-            except asyncio.CancelledError:
-                self._writer.close()
-                raise
-            if line_start:
-                if piece == b".\r\n":
-                    return True
-                if piece.startswith(b"."):
-                    piece = piece[1:]
-            line_start = piece.endswith(b"\r\n")
-            data.add(piece, keep_up_to)
-        return False
+        try:
+            while self.transport is not None:
+                try:
+                    piece = await self._reader.readuntil(b"\r\n")
+                except asyncio.LimitOverrunError as error:
+                    # A line longer than the reader's limit: take what is there
+                    # (asyncio leaves a trailing CR in the buffer, so CRLF is never split).
+                    piece = await self._reader.read(error.consumed)
+                except asyncio.CancelledError:
+                    self._writer.close()
+                    raise
+                if line_start:
+                    if piece == b".\r\n":
+                        return size, file if file is not None else b"".join(pieces)
+                    if piece[:1] == b".":
+                        piece = piece[1:]
+                line_start = piece[-2:] == b"\r\n"
+                size += len(piece)
+                if keep_up_to and size > keep_up_to:
+                    continue
+                if file is not None:
+                    file.write(piece)
+                    continue
+                pieces.append(piece)
+                if size > SPOOL_IN_MEMORY_BYTES:
+                    # Not a context manager: the file lives on in the spool writer, which closes it.
+                    file = tempfile.TemporaryFile(prefix="postdesk-data-")  # noqa: SIM115
+                    file.writelines(pieces)
+                    pieces = []
+        except BaseException:
+            if file is not None:
+                file.close()
+            raise
+        if file is not None:
+            file.close()
+        return None
 
     async def push(self, status: Any) -> None:
         # aiosmtpd answers an oversized message itself; count it on the way out.
         if status[:4] in ("552 ", b"552 "):
             self.event_handler.metrics.received(self.event_handler.via, "too_large")
         await super().push(status)
-
-
-class _Data:
-    """A message as it arrives: pieces in memory up to SPOOL_IN_MEMORY_BYTES, then a temporary file."""
-
-    def __init__(self) -> None:
-        self.size = 0
-        self._pieces: list[bytes] = []
-        self._file: IO[bytes] | None = None
-
-    def add(self, piece: bytes, keep_up_to: int) -> None:
-        """Count PIECE; keep it unless the message is past KEEP_UP_TO bytes (0: no limit)."""
-        self.size += len(piece)
-        if keep_up_to and self.size > keep_up_to:
-            return
-        if self._file is not None:
-            self._file.write(piece)
-            return
-        self._pieces.append(piece)
-        if self.size > SPOOL_IN_MEMORY_BYTES:
-            # Not a context manager: the file lives on in the spool writer, which closes it.
-            self._file = tempfile.TemporaryFile(prefix="postdesk-data-")  # noqa: SIM115
-            self._file.writelines(self._pieces)
-            self._pieces = []
-
-    def content(self) -> bytes | IO[bytes]:
-        """The message: its bytes, or the file that holds them (then the caller's to close)."""
-        return self._file if self._file is not None else b"".join(self._pieces)
-
-    def discard(self) -> None:
-        self._pieces = []
-        if self._file is not None:
-            self._file.close()
 
 
 class DeskSMTP(_DeskSession):
