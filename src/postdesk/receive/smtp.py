@@ -35,7 +35,8 @@ UNKNOWN_RECIPIENT = "550 5.1.1 mailbox unknown"
 BUSY = b"421 4.7.0 too busy, try later\r\n"
 TOO_LARGE = "552 5.3.4 Error: Too much mail data"
 # A message up to this size stays in memory while it arrives; a larger one
-# goes on to a temporary file (20 sessions of 20 MB were 324 MB of RSS).
+# goes on to a temporary file (20 sessions of 20 MB held ~1 GB in memory
+# before; docs/benchmarks.md, "Concurrent large messages").
 SPOOL_IN_MEMORY_BYTES = 1 << 20
 # The stream reader's buffer limit. A longer line is not refused: DATA reads
 # it in pieces of this size (see `_DeskSession._receive`).
