@@ -7,11 +7,15 @@ backscatter). Tried over loopback against a real `postdesk serve`."""
 from __future__ import annotations
 
 import smtplib
+from collections.abc import Callable
 
 import pytest
 
 from conftest import Desk, free_port, make_mail, toml_dump
 from listener_support import Dialogue, stored
+from postfix_support import Postfix, lmtp_mode, make_postfix, needs_postfix
+
+__all__ = ["make_postfix"]  # a fixture, imported for pytest
 
 DESK = {
     "desk": {"aliases": ["help@example.com", "@support.example.net"]},
@@ -161,3 +165,45 @@ def test_an_alias_that_is_no_address_is_one_line_naming_file_and_key(make_desk, 
     assert result.returncode == 1
     [line] = result.stderr.decode().strip().splitlines()
     assert str(desk.config) in line and "[desk] aliases" in line and alias in line
+
+
+@needs_postfix
+def test_postfix_bounces_what_postdesk_refuses_over_lmtp_and_its_maps_refuse_first(
+    make_desk, make_postfix: Callable[[], Postfix]
+) -> None:
+    """docs/postfix.md, "Recipients": without relay_recipient_maps Postfix takes any address of
+    the domain and bounces postdesk's 550 (backscatter); with them it refuses in its own dialogue."""
+    lmtp_port = free_port()
+    desk = our_desk(
+        make_desk, {"ingest": {"lmtp": {"enabled": True, "host": "127.0.0.1", "port": lmtp_port}}}
+    )
+    desk.start()
+    postfix = make_postfix()
+    postfix.configure(lmtp_mode(lmtp_port))
+    postfix.start()
+    postfix.swaks(
+        make_mail(subject="an einen Fremden").as_bytes(), "kim@customer.example", "stranger@example.com"
+    )
+    postfix.wait_until(
+        lambda: (
+            "5.1.1 mailbox unknown" in postfix.log_tail(20_000)
+            and "status=bounced" in postfix.log_tail(20_000)
+        ),
+        what="Postfix bouncing postdesk's 550",
+    )
+    assert stored(desk) == []
+
+    postfix.stop()
+    maps = (
+        "relay_recipient_maps = inline:{ support@example.com=ok, billing@example.com=ok, "
+        "@support.example.net=ok }"
+    )
+    postfix.configure(([maps, "recipient_delimiter = +"], []))
+    postfix.start()
+    with pytest.raises(AssertionError) as refused:
+        postfix.swaks(make_mail().as_bytes(), "kim@customer.example", "stranger@example.com")
+    assert "User unknown in relay recipient table" in str(refused.value)
+    token = "support+10001-cabcdefghijklmnop@example.com"
+    postfix.swaks(make_mail(subject="per Token").as_bytes(), "kim@customer.example", token)
+    desk.wait_until(lambda: stored(desk), what="the mail to a reply address stored")
+    assert [recipients for recipients, _raw in stored(desk)] == [[token]]
