@@ -19,6 +19,7 @@ from postdesk.cli import triage as triage_commands
 from postdesk.cli import voicemail as voicemail_commands
 from postdesk.cli.faq import faq_group
 from postdesk.cli.kit import Context, fail, pass_context, print_json, private_files
+from postdesk.core.recipients import foreign
 from postdesk.receive import mailgate as gate
 from postdesk.store.migrate import (
     SchemaOutOfDate,
@@ -154,7 +155,10 @@ def mailgate(ctx: Context, sender: str | None, recipients: tuple[str, ...]) -> N
         fail(f"message not stored, try again later: {error}{_schema_hint(store)}", gate.EX_TEMPFAIL)
     finally:
         store.dispose()
-    click.echo(f"stored as inbound {inbound_id}", err=True)
+    # The mail server routed it here, so it is stored all the same; `tickets show` names them.
+    strangers = foreign(recipients, settings.own_recipients)
+    note = f" (not the desk's: {', '.join(strangers)}; see [desk] aliases)" if strangers else ""
+    click.echo(f"stored as inbound {inbound_id}{note}", err=True)
 
 
 def _schema_hint(store: Store) -> str:
@@ -267,7 +271,7 @@ def tickets_list(
 def tickets_show(ctx: Context, number: int, as_json: bool) -> None:
     """One ticket with all its messages. NUMBER is the ticket number (= its id)."""
     with ctx.desk().store.transaction() as session:
-        detail = ticket_detail(session, number)
+        detail = ticket_detail(session, number, ctx.settings.own_recipients)
     if detail is None:
         fail(f"no ticket {number}")
     if as_json:
@@ -275,10 +279,17 @@ def tickets_show(ctx: Context, number: int, as_json: bool) -> None:
         return
     click.echo(f"Ticket {detail['number']}: {detail['subject']}")
     click.echo(f"  status {detail['status']}, customer {detail['customer']}, opened {detail['created_at']}")
+    if detail["foreign_recipients"]:
+        click.echo(
+            f"  delivered for recipients that are not the desk's: {', '.join(detail['foreign_recipients'])}"
+            " (see [desk] aliases)"
+        )
     for message in detail["messages"]:
         arrow = "<-" if message["direction"] == "in" else "->"
         repeat = " (duplicate, merged by dedupe)" if message.get("duplicate") else ""
         click.echo(f"\n{arrow} {message['kind']}{repeat} from {message['from']} at {message['created_at']}")
+        if message["foreign_recipients"]:
+            click.echo(f"   for a foreign recipient: {', '.join(message['foreign_recipients'])}")
         click.echo(f"   Subject: {message['subject']}")
         for attachment in message["attachments"]:
             click.echo(

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from postdesk.core.hours import BusinessHours, parse_duration, parse_week
+from postdesk.core.recipients import OwnRecipients, own_recipients
 
 _ADDRESS = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 
@@ -65,11 +66,26 @@ class DeskSettings(Section):
     secret: str = ""
     # The subject tag is "[<ticket_tag><number>]", e.g. "[Ticket#10001]".
     ticket_tag: str = "Ticket#"
+    # More recipients the listeners accept besides the desk's and the queues'
+    # addresses: exact addresses, or "@domain" for every address at a domain
+    # (a catch-all). Any other recipient is refused with 550 at RCPT.
+    aliases: tuple[str, ...] = ()
 
     @field_validator("address")
     @classmethod
     def _plain_address(cls, value: str) -> str:
         return _check_address(value)
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for alias in value:
+            if not _ADDRESS.match(alias) and not _ADDRESS.match(f"x{alias}" if alias.startswith("@") else ""):
+                raise ValueError(
+                    f"{alias!r} is neither a plain mail address (help@example.com) "
+                    "nor '@domain' for a whole domain (@help.example)"
+                )
+        return value
 
     @field_validator("ticket_tag")
     @classmethod
@@ -84,6 +100,8 @@ class SmtpListenerSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=2525, ge=0, le=65535)
     max_message_bytes: int = Field(default=26_214_400, gt=0)
+    # More open connections than this: a new one is answered 421 at connect (the sender retries).
+    max_sessions: int = Field(default=100, ge=1)
 
 
 class LmtpListenerSettings(Section):
@@ -91,6 +109,8 @@ class LmtpListenerSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=2424, ge=0, le=65535)
     max_message_bytes: int = Field(default=26_214_400, gt=0)
+    # More open connections than this: a new one is answered 421 at connect (the sender retries).
+    max_sessions: int = Field(default=100, ge=1)
 
 
 def _is_loopback(host: str) -> bool:
@@ -839,6 +859,11 @@ class Settings(Section):
         """Every address the desk answers from; mail from these is our own."""
         queue_addresses = (address.lower() for queue in self.queues for address in queue.addresses)
         return frozenset({self.desk.address.lower(), *queue_addresses})
+
+    @property
+    def own_recipients(self) -> OwnRecipients:
+        """The envelope recipients the listeners accept (docs/postfix.md, "Recipients")."""
+        return own_recipients(self.own_addresses, self.desk.aliases)
 
     def queue(self, name: str) -> QueueSettings:
         """The queue called NAME; an unconfigured one is open around the clock in the desk's timezone."""

@@ -5,6 +5,12 @@
 hand their messages to one writer thread, which commits whatever has queued
 up in a single transaction and then answers each session. Under load that
 turns N commits into one, and the event loop never waits on the database.
+
+A listener hands the writer a `Spooled` message: its bytes in a temporary
+file (kept in memory only while small), read back by the writer thread just
+before its insert. A batch holds at most `max_batch_bytes` of messages (or
+one message, if that alone is larger), so what the process holds at once is
+bounded by that, not by how many sessions are sending a large mail.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import IO
 
 from sqlalchemy.orm import Session
 
@@ -34,6 +41,28 @@ class Received:
     via: str
     envelope_from: str | None
     recipients: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Spooled:
+    """A message a listener has written to FILE (SIZE bytes), and its envelope.
+
+    Once submitted the file is the writer's: it closes the file after the
+    commit (a session that ends meanwhile must not close it under the reader)."""
+
+    file: IO[bytes]
+    size: int
+    via: str
+    envelope_from: str | None
+    recipients: tuple[str, ...]
+
+    def load(self) -> Received:
+        self.file.seek(0)
+        return Received(self.file.read(), self.via, self.envelope_from, self.recipients)
+
+
+def _size(message: Received | Spooled) -> int:
+    return message.size if isinstance(message, Spooled) else len(message.raw)
 
 
 class StoreUnavailable(Exception):
@@ -99,11 +128,13 @@ class SpoolWriter:
         store: Store,
         *,
         max_batch: int = 128,
+        max_batch_bytes: int = 16 << 20,
         on_stored: Callable[[], None] = lambda: None,
         writers: int | None = None,
     ) -> None:
         self._store = store
         self._max_batch = max_batch
+        self._max_batch_bytes = max_batch_bytes
         self._on_stored = on_stored
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         count = writers if writers is not None else (1 if store.is_sqlite else 4)
@@ -122,7 +153,7 @@ class SpoolWriter:
         for thread in self._threads:
             thread.join()
 
-    def submit(self, message: Received) -> Future[int]:
+    def submit(self, message: Received | Spooled) -> Future[int]:
         """Queue MESSAGE; the future resolves to its inbound id once committed."""
         future: Future[int] = Future()
         self._queue.put((message, future))
@@ -132,11 +163,13 @@ class SpoolWriter:
         stopping = False
         while not stopping:
             batch = [self._queue.get()]
-            while len(batch) < self._max_batch:
+            size = self._item_size(batch[0])
+            while len(batch) < self._max_batch and size < self._max_batch_bytes:
                 try:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
+                size += self._item_size(batch[-1])
             stops = sum(1 for item in batch if item is _STOP)
             if stops:
                 stopping = True
@@ -146,14 +179,24 @@ class SpoolWriter:
             if batch:
                 self._commit(batch)  # type: ignore[arg-type]
 
-    def _commit(self, batch: list[tuple[Received, Future[int]]]) -> None:
+    @staticmethod
+    def _item_size(item: object) -> int:
+        return 0 if item is _STOP else _size(item[0])  # type: ignore[index]
+
+    def _commit(self, batch: list[tuple[Received | Spooled, Future[int]]]) -> None:
         try:
-            ids = spool_messages(self._store, [message for message, _ in batch])
-        except StoreUnavailable as error:
-            log.error("spool write failed for %d message(s): %s", len(batch), error)
+            messages = [m.load() if isinstance(m, Spooled) else m for m, _ in batch]
+            ids = spool_messages(self._store, messages)
+        except Exception as error:  # a spool file that cannot be read is "not stored" too
+            failure = error if isinstance(error, StoreUnavailable) else StoreUnavailable(str(error))
+            log.error("spool write failed for %d message(s): %s", len(batch), failure)
             for _, future in batch:
-                future.set_exception(error)
+                future.set_exception(failure)
             return
+        finally:
+            for message, _ in batch:
+                if isinstance(message, Spooled):
+                    message.file.close()
         for (_, future), inbound_id in zip(batch, ids, strict=True):
             future.set_result(inbound_id)
         self._on_stored()

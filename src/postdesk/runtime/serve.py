@@ -134,9 +134,12 @@ async def _serve(desk: Desk, process: bool, send: bool, log_format: str, metrics
     mailboxes = start_mailboxes(settings.ingest.imap, desk.store, on_stored=work_wake.set, metrics=metrics)
     servers = []
     handlers = []
+    own = settings.own_recipients
     for name, listener in (("smtp", settings.ingest.smtp), ("lmtp", settings.ingest.lmtp)):
         if listener.enabled:
-            handler = SpoolHandler(writer, name, lmtp=name == "lmtp", metrics=metrics)
+            handler = SpoolHandler(
+                writer, name, own, lmtp=name == "lmtp", max_sessions=listener.max_sessions, metrics=metrics
+            )
             handlers.append(handler)
             try:
                 server = await start_listener(

@@ -6,13 +6,15 @@ never rename or remove one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from postdesk.store.models import Contact, Message, Ticket, Voicemail
+from postdesk.core.recipients import OwnRecipients, foreign
+from postdesk.store.models import Contact, Inbound, Message, Ticket, Voicemail
 from postdesk.store.responses import overdue
 
 STATUSES = ("open", "pending", "closed")
@@ -84,7 +86,12 @@ def list_tickets(
     return [_ticket_dict(t, email, n, bool(o)) for t, email, n, o in session.execute(query).all()]
 
 
-def ticket_detail(session: Session, ticket_id: int) -> dict[str, Any] | None:
+def ticket_detail(
+    session: Session, ticket_id: int, own: OwnRecipients | None = None
+) -> dict[str, Any] | None:
+    """The ticket and its messages. With OWN (the desk's recipients), each received message
+    names the envelope recipients that are not the desk's (`foreign_recipients`): mail a
+    mail server delivered here by `mailgate` for an address the desk does not answer."""
     ticket = session.get(Ticket, ticket_id)
     if ticket is None:
         return None
@@ -108,7 +115,25 @@ def ticket_detail(session: Session, ticket_id: int) -> dict[str, Any] | None:
     ).scalars()
     by_message = {voicemail.message_row_id: voicemail for voicemail in voicemails}
     detail["messages"] = [message_dict(m, by_message.get(m.id)) for m in messages]
+    if own is not None:
+        _mark_foreign_recipients(session, detail, messages, own)
     return detail
+
+
+def _mark_foreign_recipients(
+    session: Session, detail: dict[str, Any], messages: Sequence[Message], own: OwnRecipients
+) -> None:
+    # Computed from the stored envelope when shown, not stored: the answer
+    # follows the config ([desk] aliases) as it is now.
+    inbound_ids = [m.inbound_id for m in messages if m.inbound_id is not None]
+    rows = session.execute(select(Inbound.id, Inbound.recipients).where(Inbound.id.in_(inbound_ids)))
+    envelopes: dict[int, list[str]] = {inbound_id: recipients for inbound_id, recipients in rows}
+    every: list[str] = []
+    for message, shown in zip(messages, detail["messages"], strict=True):
+        strangers = foreign(envelopes.get(message.inbound_id, ()), own) if message.inbound_id else []
+        shown["foreign_recipients"] = strangers
+        every += [address for address in strangers if address not in every]
+    detail["foreign_recipients"] = every
 
 
 def message_dict(message: Message, voicemail: Voicemail | None = None) -> dict[str, Any]:
