@@ -61,9 +61,12 @@ def public_folder() -> Iterator[Path]:
 
 
 def private_desk(make_desk: Callable[..., Desk]) -> Desk:
-    """A desk whose database folder and outbox do not exist yet: postdesk creates them."""
+    """A desk whose database file and outbox do not exist yet: postdesk creates them.
+    The database's folder is the operator's (systemd's StateDirectory): postdesk
+    refuses a missing one, so that a mistyped URL grows no folders."""
     desk = make_desk()
     require_sqlite(desk)
+    (desk.root / "state").mkdir(mode=0o700)
     desk.settings["store"]["url"] = f"sqlite:///{desk.root / 'state' / 'postdesk.db'}"
     desk.settings["outbound"]["transport"] = f"maildir:{desk.root / 'spool' / 'outbox'}"
     desk.write_config()
@@ -140,6 +143,7 @@ def test_mailgate_as_a_pipe_user_in_the_spool_group_writes_and_others_cannot_rea
     database = spool / "postdesk.db"
     desk.settings["store"]["url"] = f"sqlite:///{database}"
     desk.write_config()
+    spool.mkdir()  # the operator's folder (postdesk makes no folder for its store)
     desk.run("db", "upgrade")
     for path, mode_bits in ((desk.root, 0o710), (spool, 0o2770), (database, 0o660), (desk.config, 0o640)):
         os.chown(path, 0, group)
