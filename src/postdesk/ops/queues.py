@@ -172,16 +172,7 @@ def release_outbox(session: Session, outbox_id: int | None, now: datetime | None
     told afterwards. Raises NotRetryable when a single row is missing or not held.
     """
     due = {"status": "pending", "next_attempt_at": now or datetime.now(UTC)}
-    if outbox_id is None:
-        result = session.execute(update(Outbox).where(Outbox.status == "held").values(**due))
-        return cast("CursorResult[Any]", result).rowcount or 0
-    status = session.execute(select(Outbox.status).where(Outbox.id == outbox_id)).scalar_one_or_none()
-    if status is None:
-        raise NotRetryable(f"no outbox mail {outbox_id}")
-    if status != "held":
-        raise NotRetryable(f"outbox {outbox_id} is {status}, not held: nothing to release")
-    session.execute(update(Outbox).where(Outbox.id == outbox_id).values(**due))
-    return 1
+    return _make_due(session, outbox_id, due, ("held",), ", not held: nothing to release")
 
 
 def retry_outbox(session: Session, outbox_id: int | None, now: datetime | None = None) -> int:
@@ -193,13 +184,21 @@ def retry_outbox(session: Session, outbox_id: int | None, now: datetime | None =
     again; `last_error` stays until the next attempt replaces it.
     """
     due = {"status": "pending", "next_attempt_at": now or datetime.now(UTC), "attempts": 0}
+    return _make_due(session, outbox_id, due, ("failed", "pending"), ": nothing to retry")
+
+
+def _make_due(
+    session: Session, outbox_id: int | None, due: dict[str, Any], allowed: tuple[str, ...], refusal: str
+) -> int:
+    """Set DUE on row OUTBOX_ID if its status is one of ALLOWED (else NotRetryable, the
+    status followed by REFUSAL); OUTBOX_ID None: on every row in status ALLOWED[0]."""
     if outbox_id is None:
-        result = session.execute(update(Outbox).where(Outbox.status == "failed").values(**due))
+        result = session.execute(update(Outbox).where(Outbox.status == allowed[0]).values(**due))
         return cast("CursorResult[Any]", result).rowcount or 0
     status = session.execute(select(Outbox.status).where(Outbox.id == outbox_id)).scalar_one_or_none()
     if status is None:
         raise NotRetryable(f"no outbox mail {outbox_id}")
-    if status not in ("failed", "pending"):
-        raise NotRetryable(f"outbox {outbox_id} is {status}: nothing to retry")
+    if status not in allowed:
+        raise NotRetryable(f"outbox {outbox_id} is {status}{refusal}")
     session.execute(update(Outbox).where(Outbox.id == outbox_id).values(**due))
     return 1
