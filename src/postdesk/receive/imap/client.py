@@ -131,6 +131,10 @@ def ensure_folder(client: IMAPClient, folder: str) -> bool:
     try:
         client.create_folder(folder)
     except IMAPClientError as error:
+        # Another client (or the server's own autocreate) may make it between
+        # our LIST and CREATE; a folder that is there now is what we wanted.
+        if _exists(client, folder):
+            return False
         raise ImapProblem(f"cannot create folder {folder!r}: {_server_text(error)}") from None
     return True
 
