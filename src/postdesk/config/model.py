@@ -656,6 +656,56 @@ class AgentMailSettings(Section):
         return self
 
 
+
+
+class SpamSettings(Section):
+    """``[spam]``: which verdicts of the mail server in front silence the desk (docs/spam.md)."""
+
+    enabled: bool = True
+    # The authserv-id whose Authentication-Results count for DMARC/SPF/DKIM;
+    # empty: [agent_mail] trusted_authserv_id. No trusted id: those results are not read.
+    trusted_authserv_id: str = ""
+    # Upstream "this is spam" headers are honoured: they can only make the desk
+    # quieter, so a forged one harms only its sender.
+    honour_spam_headers: bool = True
+    # Which header styles are read: SpamAssassin (X-Spam-Flag, X-Spam-Status),
+    # rspamd (X-Rspamd-Action, X-Spam-Score, X-Spamd-Result), a plain X-Spam: Yes.
+    headers: tuple[Literal["spamassassin", "rspamd", "x-spam"], ...] = ("spamassassin", "rspamd", "x-spam")
+    # X-Spam-Status: score=… at or above this is spam (even when it says No).
+    spamassassin_threshold: float = Field(default=5.0, ge=0)
+    # rspamd's X-Spam-Score / X-Spamd-Result score at or above this is spam.
+    rspamd_threshold: float = Field(default=15.0, ge=0)
+    # X-Rspamd-Action values that mean spam.
+    rspamd_actions: tuple[Literal["reject", "add header", "rewrite subject", "soft reject", "greylist"], ...] = (
+        "reject",
+        "add header",
+        "rewrite subject",
+    )
+    # dmarc=fail for the From domain from the trusted server: the From is forged.
+    dmarc_fail: bool = True
+    # spf=fail and dkim=fail together (either alone is too common in honest forwarded mail).
+    spf_and_dkim_fail: bool = True
+    # Spam tickets live here, out of every agent's queue.
+    queue: str = "spam"
+    # host:port of a SpamAssassin spamd to ask when no filter runs in front; empty: none.
+    spamd: str = ""
+    spamd_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Larger mail is not sent to spamd (spamc's own default limit is 500 KB).
+    spamd_max_bytes: int = Field(default=512_000, gt=0)
+
+    @field_validator("queue")
+    @classmethod
+    def _queue_name(cls, value: str) -> str:
+        return QueueSettings._name(value)
+
+    @field_validator("spamd")
+    @classmethod
+    def _spamd_address(cls, value: str) -> str:
+        if value:
+            parse_listen(value)
+        return value
+
+
 # Keys of the `[agents]` table form; its agents are `[[agents.members]]`.
 AGENTS_TABLE_MEMBERS = "members"
 
@@ -843,6 +893,7 @@ class Settings(Section):
     machine_mail: MachineMailSettings = MachineMailSettings()
     agent_mail: AgentMailSettings = AgentMailSettings()
     dedupe: DedupeSettings = DedupeSettings()
+    spam: SpamSettings = SpamSettings()
 
     @model_validator(mode="before")
     @classmethod
@@ -859,6 +910,11 @@ class Settings(Section):
         """Every address the desk answers from; mail from these is our own."""
         queue_addresses = (address.lower() for queue in self.queues for address in queue.addresses)
         return frozenset({self.desk.address.lower(), *queue_addresses})
+
+    @property
+    def spam_authserv_id(self) -> str:
+        """The authserv-id whose Authentication-Results the spam verdict reads ('' for none)."""
+        return self.spam.trusted_authserv_id.strip() or self.agent_mail.trusted_authserv_id.strip()
 
     @property
     def own_recipients(self) -> OwnRecipients:

@@ -1,7 +1,7 @@
 """The pipeline: the ordered stages every received message runs through.
 
-    parse → classify                                          (before the transaction)
-    → voicemail → skip repeated delivery → agent mail → thread → follow merges → bounce → dedupe
+    parse → classify → spam check                             (before the transaction)
+    → voicemail → skip repeated delivery → spam → agent mail → thread → follow merges → bounce → dedupe
     → triage → abuse reports → store → dedupe-file → voicemail-file → learn-phones
     → feature requests → respond → notify agents
 
@@ -37,6 +37,8 @@ from postdesk.pipeline.stages import (
     parse,
     respond,
     skip_repeated_delivery,
+    spam,
+    spam_check,
     store,
     thread,
     triage,
@@ -47,11 +49,13 @@ from postdesk.pipeline.stages import (
 PREPARE: Sequence[tuple[str, PureStage]] = (
     ("parse", parse.parse),
     ("classify", classify.classify),
+    ("spam-check", spam_check.check_spam),
 )
 
 STAGES: Sequence[tuple[str, Stage]] = (
     ("voicemail", voicemail.recognise_voicemail),
     ("skip-repeated-delivery", skip_repeated_delivery.skip_repeated_delivery),
+    ("spam", spam.file_spam),
     ("agent-mail", agent_mail.agent_mail),
     ("thread", thread.thread),
     ("follow-merges", follow_merges.follow_merges),

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -137,7 +138,7 @@ class Ticket(Base):
         BigId, Identity(start=FIRST_TICKET_ID), primary_key=True, autoincrement=True
     )
     subject: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open | pending | closed
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | pending | closed | spam
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
     language: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime]
@@ -152,6 +153,10 @@ class Ticket(Base):
     first_response_due: Mapped[datetime | None]
     # A caller waits for a call back (voicemail).
     callback: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Why the spam stage filed it as spam (kept after `tickets not-spam`, which says so in the events).
+    spam_reason: Mapped[str | None] = mapped_column(Text)
+    # The trusted server saw DMARC fail for the From domain: no automatic mail to that From.
+    forged_from: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     contact: Mapped[Contact] = relationship(lazy="joined")
     participants: Mapped[list[Participant]] = relationship(
@@ -516,3 +521,13 @@ class FaqEntry(Base):
     # The file's SHA-256: what `faq index` compares to tell what changed.
     sha256: Mapped[str] = mapped_column(String(64))
     indexed_at: Mapped[datetime]
+
+
+class BlockedSender(Base):
+    """An address or a whole domain (``@example.com``) whose mail is filed as spam, silently."""
+
+    __tablename__ = "blocked_senders"
+
+    # A mailbox (lower-cased, without +tag: postdesk.core.mail.mailbox_of) or "@" and a domain.
+    pattern: Mapped[str] = mapped_column(String(320), primary_key=True)
+    created_at: Mapped[datetime]

@@ -1,0 +1,63 @@
+"""Asking a SpamAssassin spamd for a score: the SPAMC/1.5 protocol over a TCP socket.
+
+``CHECK`` sends the message and reads back one header,
+``Spam: True ; 1000.0 / 5.0`` (verdict ; score / spamd's own threshold).
+Everything that can go wrong (nothing listening, a timeout, an answer we
+cannot read) is a `SpamdError`: the caller then processes the mail as not
+checked, because a spam filter that is down must never cost a customer's mail.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from dataclasses import dataclass
+
+PROTOCOL = "SPAMC/1.5"
+_STATUS = re.compile(r"^SPAMD/\d+\.\d+\s+(\d+)\s*(.*)$")
+_SPAM = re.compile(r"^Spam:\s*(\w+)\s*;\s*(-?\d+(?:\.\d+)?)\s*/\s*(-?\d+(?:\.\d+)?)\s*$", re.IGNORECASE)
+
+
+class SpamdError(Exception):
+    """spamd could not be asked or gave no answer we can read."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpamdAnswer:
+    spam: bool
+    score: float
+    threshold: float
+
+
+def check(raw: bytes, host: str, port: int, timeout: float) -> SpamdAnswer:
+    """spamd's verdict on RAW; SpamdError when it cannot be had within TIMEOUT seconds (per step)."""
+    request = f"CHECK {PROTOCOL}\r\nContent-length: {len(raw)}\r\n\r\n".encode() + raw
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as connection:
+            connection.sendall(request)
+            connection.shutdown(socket.SHUT_WR)
+            answer = _read_all(connection)
+    except OSError as error:
+        raise SpamdError(f"spamd at {host}:{port}: {error.strerror or error}") from None
+    return parse_answer(answer, f"{host}:{port}")
+
+
+def parse_answer(answer: bytes, where: str) -> SpamdAnswer:
+    lines = answer.decode("latin-1").split("\r\n")
+    status = _STATUS.match(lines[0]) if lines else None
+    if status is None:
+        raise SpamdError(f"spamd at {where}: unreadable answer {lines[0][:80]!r}")
+    if status.group(1) != "0":
+        raise SpamdError(f"spamd at {where}: error {status.group(1)} {status.group(2)}")
+    for line in lines[1:]:
+        spam = _SPAM.match(line)
+        if spam is not None:
+            return SpamdAnswer(spam.group(1).lower() in ("true", "yes"), float(spam.group(2)), float(spam.group(3)))
+    raise SpamdError(f"spamd at {where}: answer without a Spam: header")
+
+
+def _read_all(connection: socket.socket) -> bytes:
+    parts = []
+    while chunk := connection.recv(65536):
+        parts.append(chunk)
+    return b"".join(parts)
