@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from postdesk.config.model import PRIORITIES
 from postdesk.core.kinds import MailKind
 from postdesk.store.models import Message, Ticket
-from postdesk.store.queries import DUPLICATE
+from postdesk.store.queries import DUPLICATE, SPAM
 from postdesk.store.responses import OPEN_STATUSES, first_response_at, overdue
 
 
@@ -53,7 +53,7 @@ def load_tickets(session: Session, since: datetime, until: datetime, queue: str 
         Ticket.first_response_due,
         first_response_at(),
         Ticket.closed_at,
-    ).where(Ticket.created_at >= since, Ticket.created_at < until)
+    ).where(Ticket.created_at >= since, Ticket.created_at < until, Ticket.status != SPAM)
     if queue:
         query = query.where(Ticket.queue == queue)
     return [TicketFacts(*row) for row in session.execute(query).all()]
@@ -71,6 +71,12 @@ def collect(
         session, since, until, queue, Message.threaded_by == DUPLICATE
     )
     figures["voicemails"] = _count_inbound(session, since, until, queue, Message.kind == MailKind.VOICEMAIL)
+    # Spam is in no figure above; this says how much of it the desk kept quiet about.
+    figures["spam_filed"] = session.execute(
+        select(func.count())
+        .select_from(Ticket)
+        .where(Ticket.status == SPAM, Ticket.created_at >= since, Ticket.created_at < until)
+    ).scalar_one()
     return figures
 
 

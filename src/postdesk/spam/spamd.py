@@ -52,7 +52,9 @@ def parse_answer(answer: bytes, where: str) -> SpamdAnswer:
     for line in lines[1:]:
         spam = _SPAM.match(line)
         if spam is not None:
-            return SpamdAnswer(spam.group(1).lower() in ("true", "yes"), float(spam.group(2)), float(spam.group(3)))
+            return SpamdAnswer(
+                spam.group(1).lower() in ("true", "yes"), float(spam.group(2)), float(spam.group(3))
+            )
     raise SpamdError(f"spamd at {where}: answer without a Spam: header")
 
 

@@ -17,7 +17,9 @@ from postdesk.core.recipients import OwnRecipients, foreign
 from postdesk.store.models import Contact, Inbound, Message, Ticket, Voicemail
 from postdesk.store.responses import overdue
 
-STATUSES = ("open", "pending", "closed")
+# `spam`: filed by the spam stage, out of every listing unless asked for (docs/spam.md).
+SPAM = "spam"
+STATUSES = ("open", "pending", "closed", SPAM)
 # `threaded_by` of a mail the dedupe stage merged into the sender's open ticket.
 DUPLICATE = "duplicate"
 SORTS = ("urgency", "newest")
@@ -49,6 +51,8 @@ def _ticket_dict(ticket: Ticket, customer: str, message_count: int, overdue: boo
         "first_response_due": ticket.first_response_due.isoformat() if ticket.first_response_due else None,
         "callback": ticket.callback,
         "overdue": overdue,
+        "spam_reason": ticket.spam_reason,
+        "forged_from": ticket.forged_from,
     }
 
 
@@ -63,7 +67,8 @@ def list_tickets(
     sort: str = "urgency",
     now: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Tickets, most urgent first (priority, then due time) or, with sort="newest", newest first."""
+    """Tickets, most urgent first (priority, then due time) or, with sort="newest", newest first.
+    Spam only with STATUS "spam": it is nobody's work."""
     now = now or datetime.now(UTC)
     counts = select(Message.ticket_id, func.count().label("n")).group_by(Message.ticket_id).subquery()
     late = overdue(now)
@@ -75,6 +80,8 @@ def list_tickets(
     )
     if status:
         query = query.where(Ticket.status == status)
+    else:
+        query = query.where(Ticket.status != SPAM)
     if queue:
         query = query.where(Ticket.queue == queue)
     if level:

@@ -16,10 +16,9 @@ from postdesk.pipeline.env import StageEnv
 from postdesk.spam.senders import blocked_by
 from postdesk.spam.verdict import CHECKED_KINDS, Verdict
 from postdesk.store.models import Ticket
+from postdesk.store.queries import SPAM
 from postdesk.store.rows import update_loaded
 from postdesk.tickets.record import file_mail
-
-SPAM_STATUS = "spam"
 
 
 def file_spam(work: Work, env: StageEnv) -> Work:
@@ -39,7 +38,7 @@ def file_spam(work: Work, env: StageEnv) -> Work:
         env.session,
         ticket,
         {
-            "status": SPAM_STATUS,
+            "status": SPAM,
             "queue": env.settings.spam.queue,
             "first_response_due": None,
             "spam_reason": verdict.reason,
