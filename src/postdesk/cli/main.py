@@ -14,6 +14,7 @@ from postdesk import __version__
 from postdesk.cli import dedupe as dedupe_commands
 from postdesk.cli import imap as imap_commands
 from postdesk.cli import ops as ops_commands
+from postdesk.cli import spam as spam_commands
 from postdesk.cli import templates as template_commands
 from postdesk.cli import triage as triage_commands
 from postdesk.cli import voicemail as voicemail_commands
@@ -239,7 +240,9 @@ def tickets_list(
     limit: int | None,
     as_json: bool,
 ) -> None:
-    """Tickets, most urgent first: by priority, then by when the first answer is due."""
+    """Tickets, most urgent first: by priority, then by when the first answer is due.
+
+    Spam is listed only with --status spam."""
     with ctx.desk().store.transaction() as session:
         rows = list_tickets(session, status, limit, queue=queue, level=level, only_overdue=overdue, sort=sort)
     if as_json:
@@ -279,6 +282,11 @@ def tickets_show(ctx: Context, number: int, as_json: bool) -> None:
         return
     click.echo(f"Ticket {detail['number']}: {detail['subject']}")
     click.echo(f"  status {detail['status']}, customer {detail['customer']}, opened {detail['created_at']}")
+    if detail["spam_reason"]:
+        said = "spam" if detail["status"] == "spam" else "released from spam (`tickets not-spam`), was"
+        click.echo(f"  {said}: {detail['spam_reason']}")
+    if detail["forged_from"]:
+        click.echo("  From forged (DMARC failed at the trusted server): no automatic mail goes to it")
     if detail["foreign_recipients"]:
         click.echo(
             f"  delivered for recipients that are not the desk's: {', '.join(detail['foreign_recipients'])}"
@@ -347,6 +355,9 @@ tickets.add_command(triage_commands.tickets_mark_feature)
 main.add_command(dedupe_commands.dedupe_group)
 main.add_command(dedupe_commands.clusters_group)
 tickets.add_command(dedupe_commands.tickets_unmerge)
+tickets.add_command(spam_commands.tickets_not_spam)
+tickets.add_command(spam_commands.tickets_purge)
+main.add_command(spam_commands.senders_group)
 main.add_command(imap_commands.imap_group)
 main.add_command(ops_commands.inbound_group)
 main.add_command(ops_commands.outbox_group)

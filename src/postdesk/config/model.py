@@ -656,6 +656,7 @@ class AgentMailSettings(Section):
         return self
 
 
+RspamdAction = Literal["reject", "add header", "rewrite subject", "soft reject", "greylist"]
 
 
 class SpamSettings(Section):
@@ -676,7 +677,7 @@ class SpamSettings(Section):
     # rspamd's X-Spam-Score / X-Spamd-Result score at or above this is spam.
     rspamd_threshold: float = Field(default=15.0, ge=0)
     # X-Rspamd-Action values that mean spam.
-    rspamd_actions: tuple[Literal["reject", "add header", "rewrite subject", "soft reject", "greylist"], ...] = (
+    rspamd_actions: tuple[RspamdAction, ...] = (
         "reject",
         "add header",
         "rewrite subject",

@@ -78,10 +78,7 @@ def list_tickets(
         .outerjoin(counts, counts.c.ticket_id == Ticket.id)
         .order_by(*(URGENCY_ORDER if sort == "urgency" else (Ticket.id.desc(),)))
     )
-    if status:
-        query = query.where(Ticket.status == status)
-    else:
-        query = query.where(Ticket.status != SPAM)
+    query = query.where(Ticket.status == status if status else Ticket.status != SPAM)
     if queue:
         query = query.where(Ticket.queue == queue)
     if level:

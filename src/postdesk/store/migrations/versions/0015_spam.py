@@ -25,7 +25,9 @@ def upgrade() -> None:
     # Plain ALTER TABLE (no batch mode): on SQLite a batch rebuild of "tickets"
     # would drop AUTOINCREMENT and with it the 10001 start (see 0002).
     op.add_column("tickets", sa.Column("spam_reason", sa.Text(), nullable=True))
-    op.add_column("tickets", sa.Column("forged_from", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column(
+        "tickets", sa.Column("forged_from", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
     op.create_table(
         "blocked_senders",
         sa.Column("pattern", sa.String(length=320), nullable=False),
