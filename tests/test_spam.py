@@ -45,9 +45,7 @@ SPAM_HEADERS: list[dict[str, str]] = [
     {"X-Rspamd-Action": "rewrite subject"},
     {"X-Spam-Score": "16.2"},
     {"X-Spamd-Result": "default: True [16.50 / 15.00]; BAYES_SPAM(5.10)[99.99%]; R_SPF_FAIL(1.00)"},
-    {
-        "Authentication-Results": f"{TRUSTED}; spf=fail smtp.mailfrom=junk.example; dkim=fail header.d=junk.example"
-    },
+    {"Authentication-Results": f"{TRUSTED}; spf=fail smtp.mailfrom=junk.example; dkim=fail header.d=junk.ex"},
 ]
 
 
