@@ -162,7 +162,9 @@ def test_not_spam_releases_the_acknowledgement_and_joins_the_dedupe_index(
     assert len(tickets(desk)) == 1
     with desk.store.read() as session:
         threaded = session.execute(
-            select(Message.threaded_by).where(Message.ticket_id == spam["number"], Message.direction == "in")
+            select(Message.threaded_by).where(
+                Message.ticket_id == int(spam["number"]), Message.direction == "in"
+            )
         ).scalars()
         assert list(threaded) == ["new", "duplicate"]
 
@@ -229,7 +231,9 @@ def test_purge_deletes_old_spam_with_every_row_that_refers_to_it(make_desk: Call
     desk.stop()
 
     spam_ids = [
-        t["number"] for t in tickets(desk, "--status", "spam") if t["customer"] != "kunde5@customer.example"
+        int(t["number"])
+        for t in tickets(desk, "--status", "spam")
+        if t["customer"] != "kunde5@customer.example"
     ]
     assert len(spam_ids) == 3
     old = datetime.now(UTC) - timedelta(days=40)
