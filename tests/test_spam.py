@@ -353,6 +353,10 @@ def test_real_spam_from_the_corpus_is_filed_as_spam_and_real_mail_is_not(
         ('spamd = "localhost"', "[spam] spamd: expected host:port"),
         ("spamd_timeout_seconds = 0", "[spam] spamd_timeout_seconds: Input should be greater than 0"),
         ('colour = "red"', "[spam] colour: unknown key"),
+        (
+            'spamd = "127.0.0.1:783"\nspamd_timeout_seconds = 90',
+            "[spam] spamd_timeout_seconds: must be below [pipeline] message_timeout_seconds (60)",
+        ),
     ],
 )
 def test_a_bad_spam_setting_is_one_clear_line_naming_file_and_key(

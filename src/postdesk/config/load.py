@@ -78,7 +78,10 @@ def _describe(error: ValidationError, source: str, overrides: Mapping[tuple[str,
         if location in overrides:
             origin = f"{ENV_PREFIX}{'__'.join(location).upper()}"
         message = problem["msg"].removeprefix("Value error, ")
-        if problem["type"] == "extra_forbidden":
+        if not location:
+            # A check across sections: its message names the keys itself, and the input is the whole file.
+            lines.append(f"{origin}: {message}")
+        elif problem["type"] == "extra_forbidden":
             message = "unknown key (check the spelling against the README's configuration reference)"
             lines.append(f"{origin}: {where}: {message}")
         else:

@@ -906,6 +906,16 @@ class Settings(Section):
         check_triage_references(self)
         return self
 
+    @model_validator(mode="after")
+    def _spamd_within_message_timeout(self) -> Settings:
+        # Past the message timeout a mail fails as poison: a slow spamd must cost only its verdict.
+        limit = self.pipeline.message_timeout_seconds
+        if self.spam.spamd and limit and self.spam.spamd_timeout_seconds >= limit:
+            raise ValueError(
+                f"[spam] spamd_timeout_seconds: must be below [pipeline] message_timeout_seconds ({limit:g})"
+            )
+        return self
+
     @property
     def own_addresses(self) -> frozenset[str]:
         """Every address the desk answers from; mail from these is our own."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import socket
+import time
 from dataclasses import dataclass
 
 PROTOCOL = "SPAMC/1.5"
@@ -30,13 +31,18 @@ class SpamdAnswer:
 
 
 def check(raw: bytes, host: str, port: int, timeout: float) -> SpamdAnswer:
-    """spamd's verdict on RAW; SpamdError when it cannot be had within TIMEOUT seconds (per step)."""
+    """spamd's verdict on RAW; SpamdError when it cannot be had within TIMEOUT seconds in all.
+
+    One deadline for the whole exchange, not one per step: a spamd that
+    trickles its answer must not keep the mail past [pipeline] message_timeout_seconds."""
     request = f"CHECK {PROTOCOL}\r\nContent-length: {len(raw)}\r\n\r\n".encode() + raw
+    deadline = time.monotonic() + timeout
     try:
         with socket.create_connection((host, port), timeout=timeout) as connection:
+            connection.settimeout(_left(deadline))
             connection.sendall(request)
             connection.shutdown(socket.SHUT_WR)
-            answer = _read_all(connection)
+            answer = _read_all(connection, deadline)
     except OSError as error:
         raise SpamdError(f"spamd at {host}:{port}: {error.strerror or error}") from None
     return parse_answer(answer, f"{host}:{port}")
@@ -58,8 +64,18 @@ def parse_answer(answer: bytes, where: str) -> SpamdAnswer:
     raise SpamdError(f"spamd at {where}: answer without a Spam: header")
 
 
-def _read_all(connection: socket.socket) -> bytes:
+def _read_all(connection: socket.socket, deadline: float) -> bytes:
     parts = []
-    while chunk := connection.recv(65536):
+    while True:
+        connection.settimeout(_left(deadline))
+        chunk = connection.recv(65536)
+        if not chunk:
+            return b"".join(parts)
         parts.append(chunk)
-    return b"".join(parts)
+
+
+def _left(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("timed out")
+    return left
