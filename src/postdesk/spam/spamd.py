@@ -65,7 +65,7 @@ def parse_answer(answer: bytes, where: str) -> SpamdAnswer:
 
 
 def _read_all(connection: socket.socket, deadline: float) -> bytes:
-    parts = []
+    parts: list[bytes] = []
     while True:
         connection.settimeout(_left(deadline))
         chunk = connection.recv(65536)
