@@ -106,7 +106,7 @@ def test_the_desk_asks_spamd_and_files_gtube_as_spam(
     make_desk: Callable[..., Desk], spamd: tuple[str, int]
 ) -> None:
     host, port = spamd
-    desk = make_desk({"spam": {"spamd": f"{host}:{port}", "spamd_timeout_seconds": 60}})
+    desk = make_desk({"spam": {"spamd": f"{host}:{port}", "spamd_timeout_seconds": 30}})
     desk.start()
     desk.send(gtube_mail(), sender="offer1@spam.example")
     desk.send(ham_mail(), sender="kim@customer.example")
