@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from agents_support import ANNA, BERT, mail_to, processed, sent_mail, start_agent_desk
+from agents_support import ANNA, BERT, mail_to, processed, reply_to, sent_mail, start_agent_desk, wait_mail_to
 from conftest import Desk, make_mail
 from corpus import ZAMMAD_MAIL, corpus_file
 from postdesk.store.models import (
@@ -101,6 +101,19 @@ def test_each_spam_header_style_gives_a_spam_ticket_and_no_mail(make_desk: Calla
     assert f"spam: {spam[0]['spam_reason']}" in shown
     stats = desk.json("stats")
     assert stats["spam_filed"] == len(SPAM_HEADERS) and stats["backlog"]["open"] == 1
+
+
+def test_an_agents_reply_a_filter_called_spam_still_reaches_the_customer(
+    make_desk: Callable[..., Desk],
+) -> None:
+    desk = start_agent_desk(make_desk(SPAM_DESK))
+    send(desk, mail_from(1))
+    [notification] = wait_mail_to(desk, ANNA)
+    desk.send(reply_to(notification, "Ist erledigt.", X_Spam_Flag="YES"), sender=ANNA)
+    processed(desk, 2)
+    answers = [m for m in mails_to(desk, "kunde1@") if "Ist erledigt." in m.get_content()]
+    assert len(answers) == 1
+    assert tickets(desk, "--status", "spam") == []
 
 
 def test_forged_from_gets_no_mail_back_only_when_the_trusted_server_says_so(
