@@ -360,9 +360,9 @@ def test_real_spam_from_the_corpus_is_filed_as_spam_and_real_mail_is_not(
         ("rspamd_threshold = -0.5", "[spam] rspamd_threshold: Input should be greater than or equal to 0"),
         (
             'headers = ["spamassasin"]',
-            "[spam.headers] 0: Input should be 'spamassassin', 'rspamd' or 'x-spam'",
+            "[spam] headers[0]: Input should be 'spamassassin', 'rspamd' or 'x-spam'",
         ),
-        ('rspamd_actions = ["quarantine"]', "[spam.rspamd_actions] 0: Input should be 'reject'"),
+        ('rspamd_actions = ["quarantine"]', "[spam] rspamd_actions[0]: Input should be 'reject'"),
         ('spamd = "localhost"', "[spam] spamd: expected host:port"),
         ("spamd_timeout_seconds = 0", "[spam] spamd_timeout_seconds: Input should be greater than 0"),
         ('colour = "red"', "[spam] colour: unknown key"),

@@ -72,7 +72,12 @@ def _describe(error: ValidationError, source: str, overrides: Mapping[tuple[str,
     lines = []
     for problem in error.errors():
         location = tuple(str(part) for part in problem["loc"])
-        section, key = ".".join(location[:-1]), location[-1] if location else ""
+        # An item of a list is named by its key and index: "[spam] headers[0]", not "[spam.headers] 0".
+        named = list(location)
+        while len(named) > 1 and named[-1].isdigit():
+            index = named.pop()
+            named[-1] = f"{named[-1]}[{index}]"
+        section, key = ".".join(named[:-1]), named[-1] if named else ""
         where = f"[{section}] {key}" if section else key
         origin = source
         if location in overrides:
