@@ -18,12 +18,7 @@ from postdesk.voicemail.queries import NoCallback, contact_detail, mark_called, 
 from postdesk.voicemail.transcribe import transcriber_for
 
 
-@click.group("contacts")
-def contacts() -> None:
-    """Contacts: their phone numbers and VIP status."""
-
-
-@contacts.command("set-phone")
+@click.command("set-phone")
 @click.argument("email")
 @click.argument("number")
 @click.option("--region", help="Region of a number without country code; default [voicemail] default_region.")
@@ -41,7 +36,7 @@ def contacts_set_phone(ctx: Context, email: str, number: str, region: str | None
     if e164 is None:
         fail(f"{number!r} is not a phone number (read in region {region})")
     now = datetime.now(UTC)
-    with ctx.desk().store.transaction() as session:
+    with ctx.store().transaction() as session:
         contact = contact_for(session, Address(email=email), now)
         shared = set_phone(session, contact, e164, now)
     click.echo(f"{email.lower()}: {display(e164)}")
@@ -53,13 +48,13 @@ def contacts_set_phone(ctx: Context, email: str, number: str, region: str | None
         )
 
 
-@contacts.command("show")
+@click.command("show")
 @click.argument("email")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 @pass_context
 def contacts_show(ctx: Context, email: str, as_json: bool) -> None:
     """One contact: phone numbers (set or learned, conflicts) and tickets."""
-    with ctx.desk().store.transaction() as session:
+    with ctx.store().transaction() as session:
         detail = contact_detail(session, email)
     if detail is None:
         fail(f"no contact {email}")
@@ -83,7 +78,7 @@ def contacts_show(ctx: Context, email: str, as_json: bool) -> None:
 @pass_context
 def tickets_callbacks(ctx: Context, as_json: bool) -> None:
     """Callers waiting for a call back (voicemail), the longest waiting first."""
-    with ctx.desk().store.transaction() as session:
+    with ctx.store().transaction() as session:
         rows = open_callbacks(session)
     if as_json:
         print_json(rows)
@@ -109,7 +104,7 @@ def tickets_callbacks(ctx: Context, as_json: bool) -> None:
 def tickets_called(ctx: Context, number: int, note: str | None) -> None:
     """Record that the caller of ticket NUMBER was called back."""
     try:
-        with ctx.desk().store.transaction() as session:
+        with ctx.store().transaction() as session:
             count = mark_called(session, number, note, datetime.now(UTC))
     except NoCallback as error:
         fail(str(error))

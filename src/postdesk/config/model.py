@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -303,6 +302,8 @@ HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 
 
 def _check_region(value: str) -> str:
+    import phonenumbers  # here, not at the top: its import is half of loading the settings
+
     region = value.strip().upper()
     if region not in phonenumbers.SUPPORTED_REGIONS:
         raise ValueError("expected a two-letter region code such as DE, AT, CH or US")
