@@ -93,9 +93,8 @@ def run(src: Path, mails: list[bytes], connections: int, timeout: float) -> floa
         deadline = time.monotonic() + timeout
         while spooled(desk / "postdesk.db") < len(mails):
             if time.monotonic() > deadline:
-                raise SystemExit(
-                    f"only {spooled(desk / 'postdesk.db')} of {len(mails)} in the spool:\n{postfix.log_tail()}"
-                )
+                got = spooled(desk / "postdesk.db")
+                raise SystemExit(f"only {got} of {len(mails)} in the spool:\n{postfix.log_tail()}")
             time.sleep(0.05)
         return len(mails) / (time.perf_counter() - started)
     finally:
@@ -123,7 +122,8 @@ def main() -> None:
         rates[label] = run(src, mails, options.connections, options.timeout)
         progress(f"{label}: {rates[label]:.1f} mails/s")
     print(
-        f"# Postfix pipe -> mailgate, {options.mails} corpus mails over {options.connections} connections; {machine()}"
+        f"# Postfix pipe -> mailgate, {options.mails} corpus mails over {options.connections} connections;"
+        f" {machine()}"
     )
     for label, rate in rates.items():
         print(f"{label:<7} {rate:7.1f} mails/s")
