@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from postdesk.agents.directory import find_agents, known_queues
 from postdesk.agents.escalation import escalate, why_not_escalate
+from postdesk.agents.files import mail_files
 from postdesk.agents.merge import merge_into
 from postdesk.config.model import PRIORITIES, AgentSettings, Settings
 from postdesk.store.models import Ticket, TriageEvent
@@ -33,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "level": "a support level",
     "merge": "a ticket number",
     "escalate": "",
+    "files": "",
 }
 # Commands whose argument may be left out: #escalate takes an optional reason.
 OPTIONAL_ARGUMENT = frozenset({"escalate"})
@@ -217,6 +219,7 @@ def run_commands(
     session: Session,
     settings: Settings,
     templates: MailTemplates,
+    secret: bytes,
     ticket: Ticket,
     commands: tuple[Command, ...],
     agent: AgentSettings,
@@ -233,6 +236,9 @@ def run_commands(
             # escalate() records its own triage event and notifies the next level.
             up = escalate(session, settings, templates, ticket.id, now, reason=command.value, by=agent.email)
             done.append(f"escalated to level {up.level} in {up.queue}")
+            continue
+        if command.name == "files":
+            done.append(mail_files(session, settings, templates, secret, ticket, agent, now))
             continue
         detail = _run_one(session, settings, ticket, command, agent, now)
         if detail:

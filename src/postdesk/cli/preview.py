@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from postdesk.agents.commands import read_commands
-from postdesk.agents.notify import local_due, notification_context
+from postdesk.agents.notify import local_due, notification_context, notification_files
 from postdesk.config.model import AgentSettings, Settings
 from postdesk.faq.index import FaqIndex
 from postdesk.faq.store import load_entries
@@ -86,6 +86,13 @@ def preview_context(
         "signed": False,
         "text": "(preview: the agent's text)",
         "attachments": [],
+        "files": [],
+        "files_left_out": False,
+        "voicemail": None,
+        # agent_files: the ticket's files in one mail.
+        "part": 1,
+        "parts": 1,
+        "too_large": [],
         "event": "new",
         "problems": [
             problem.as_context() for problem in read_commands("#priority sky-high", settings).problems
@@ -101,7 +108,8 @@ def preview_context(
         "limit": settings.agent_mail.max_notifications_per_minute,
     }
     if first is not None:
-        context |= notification_context(settings, secret, ticket, first, agent, new=True)
+        enclosures = notification_files(session, settings, ticket, first)
+        context |= notification_context(session, settings, secret, ticket, first, agent, True, enclosures)
     context["tickets"] = [
         {
             key: context[key]

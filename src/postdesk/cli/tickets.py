@@ -1,14 +1,18 @@
-"""`postdesk tickets list` and `tickets show`: the tickets as the store has them."""
+"""`postdesk tickets list`, `tickets show` and `tickets attachment`: the tickets as the store has them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
 
 from postdesk.cli.kit import Context, fail, pass_context, print_json
+from postdesk.store.models import Ticket
 from postdesk.store.queries import SORTS, STATUSES, list_tickets, ticket_detail
+from postdesk.tickets.files import StoredFile, load, pick, safe_filename, ticket_files
 
 
 @click.command("list")
@@ -94,3 +98,70 @@ def tickets_show(ctx: Context, number: int, as_json: bool) -> None:
             length = f", {seconds:.0f} s" if seconds is not None else ""
             click.echo(f"   voicemail from {call['number'] or call['caller'] or 'anonymous'}{length}")
         click.echo("   " + message["text"].strip().replace("\n", "\n   "))
+
+
+@click.command("attachment")
+@click.argument("number", type=int)
+@click.argument("wanted", metavar="[NAME|INDEX]", required=False)
+@click.option(
+    "--out",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the files into this folder (made if missing). Without it: list them.",
+)
+@click.option("--json", "as_json", is_flag=True, help="List as a JSON array.")
+@pass_context
+def tickets_attachment(
+    ctx: Context, number: int, wanted: str | None, folder: Path | None, as_json: bool
+) -> None:
+    """List or save the files of ticket NUMBER: attachments and voicemail recordings, numbered from 1."""
+    with ctx.store().read() as session:
+        if session.get(Ticket, number) is None:
+            fail(f"no ticket {number}")
+        files = ticket_files(session, number)
+        if wanted is not None:
+            chosen = pick(files, wanted)
+            if chosen is None:
+                names = ", ".join(f"{f.index} {f.label}" for f in files) or "none"
+                fail(f"ticket {number} has no file {wanted!r} (its files: {names})")
+            files = [chosen]
+        if folder is None:
+            rows = [
+                {"index": f.index, "name": f.label, "type": f.content_type, "size": f.size} for f in files
+            ]
+            if as_json:
+                print_json(rows)
+            elif not rows:
+                click.echo(f"ticket {number} has no files")
+            for row in [] if as_json else rows:
+                click.echo(f"{row['index']:>3}  {row['size']:>10}  {row['type']:<30}  {row['name']}")
+            return
+        contents = load(session, files)
+    folder.mkdir(parents=True, exist_ok=True)
+    for file, content in zip(files, contents, strict=True):
+        target = _free_name(folder, safe_filename(file))
+        # 0600 (the umask of every command): the files are customers' data.
+        target.write_bytes(content.data)
+        click.echo(f"{file.index}: {target} ({file.size} bytes)")
+
+
+def _list_files(number: int, files: Sequence[StoredFile], as_json: bool) -> None:
+    rows = [{"index": f.index, "name": f.label, "type": f.content_type, "size": f.size} for f in files]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        click.echo(f"ticket {number} has no files")
+    for row in rows:
+        click.echo(f"{row['index']:>3}  {row['size']:>10}  {row['type']:<30}  {row['name']}")
+
+
+def _free_name(folder: Path, name: str) -> Path:
+    """FOLDER/NAME, or with " (2)", " (3)" … before the suffix if taken: nothing is overwritten."""
+    target = folder / name
+    stem, suffix = Path(name).stem, Path(name).suffix
+    count = 1
+    while target.exists():
+        count += 1
+        target = folder / f"{stem} ({count}){suffix}"
+    return target

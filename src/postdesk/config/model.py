@@ -649,6 +649,10 @@ class AgentMailSettings(Section):
     # How-to-reply mails to one agent per hour (mail "from" an agent without
     # the agent's reply address is often forged: the how-to must not amplify it).
     max_howtos_per_hour: int = Field(default=1, ge=0)
+    # The customer's files and voicemail recordings go along with a notification
+    # up to this many bytes per mail; the rest are listed with their sizes, for
+    # `#files` or `postdesk tickets attachment`. 0: none attached.
+    attach_max_bytes: int = Field(default=10_000_000, ge=0)
 
     @model_validator(mode="after")
     def _trusted_id_given(self) -> AgentMailSettings:

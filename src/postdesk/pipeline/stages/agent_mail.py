@@ -174,7 +174,9 @@ def _act(work: Work, env: StageEnv, ticket: Ticket, agent: AgentSettings) -> Wor
         said.append("reply sent to the customer")
     elif kind == NOTE:
         said.append("internal note")
-    said += run_commands(env.session, env.settings, env.templates, ticket, read.commands, agent, env.now)
+    said += run_commands(
+        env.session, env.settings, env.templates, env.secret, ticket, read.commands, agent, env.now
+    )
     return replace(
         stored, finished=f"agent {agent.email} on ticket {ticket.id}: {'; '.join(said) or 'nothing to do'}"
     )
