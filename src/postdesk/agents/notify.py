@@ -3,6 +3,7 @@ ticket and each customer reply, with their own reply address for the ticket."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from postdesk.config.model import AgentSettings, Settings
 from postdesk.parse.reply_text import split_reply
 from postdesk.store.models import Message, Ticket
 from postdesk.threads.tokens import AGENT, make_token, reply_address
+from postdesk.voicemail.callers import Hint
 
 
 def agent_reply_address(settings: Settings, secret: bytes, ticket_id: int, agent: AgentSettings) -> str:
@@ -19,9 +21,17 @@ def agent_reply_address(settings: Settings, secret: bytes, ticket_id: int, agent
 
 
 def notification_context(
-    settings: Settings, secret: bytes, ticket: Ticket, message: Message, agent: AgentSettings, new: bool
+    settings: Settings,
+    secret: bytes,
+    ticket: Ticket,
+    message: Message,
+    agent: AgentSettings,
+    new: bool,
+    callers: Sequence[Hint] = (),
 ) -> dict[str, Any]:
-    """What the agent_notification template is given (also used by `postdesk templates render`)."""
+    """What the agent_notification template is given (also used by `postdesk templates render`).
+
+    CALLERS: whom the ticket's caller probably is, while nobody is confirmed (voicemail/callers.py)."""
     parts = split_reply(message.text)
     text = "\n\n".join(part for part in (parts.new_text, parts.signature) if part) or message.text.strip()
     return {
@@ -40,6 +50,7 @@ def notification_context(
         "text": text,
         "attachments": [attachment.filename for attachment in message.attachments],
         "reply_address": agent_reply_address(settings, secret, ticket.id, agent),
+        "callers": [hint.as_dict() for hint in callers],
     }
 
 

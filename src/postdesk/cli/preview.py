@@ -23,12 +23,14 @@ from postdesk.store.models import Message, Ticket
 from postdesk.templates.render import quote_text
 from postdesk.threads.tokens import make_token, reply_address
 from postdesk.triage.response_times import expected_response
+from postdesk.voicemail.callers import hints_of
 
 # Mail to agents is written in the desk's language; the rest in the ticket's.
 AGENT_TEMPLATES = frozenset(
     {
         "agent_notification",
         "agent_command_error",
+        "agent_caller_unconfirmed",
         "agent_howto",
         "agent_digest",
         "bounce_notice",
@@ -87,6 +89,7 @@ def preview_context(
         "text": "(preview: the agent's text)",
         "attachments": [],
         "event": "new",
+        "callers": [hint.as_dict() for hint in hints_of(session, ticket.id)],
         "problems": [
             problem.as_context() for problem in read_commands("#priority sky-high", settings).problems
         ],
@@ -101,7 +104,9 @@ def preview_context(
         "limit": settings.agent_mail.max_notifications_per_minute,
     }
     if first is not None:
-        context |= notification_context(settings, secret, ticket, first, agent, new=True)
+        context |= notification_context(
+            settings, secret, ticket, first, agent, new=True, callers=hints_of(session, ticket.id)
+        )
     context["tickets"] = [
         {
             key: context[key]

@@ -13,6 +13,7 @@ from postdesk.core.work import Work
 from postdesk.deliver.limits import notification_limit
 from postdesk.pipeline.env import StageEnv
 from postdesk.store.models import Message, Ticket
+from postdesk.voicemail.callers import hints_of
 
 NOTIFIED_KINDS = frozenset({MailKind.CUSTOMER, MailKind.VOICEMAIL})
 
@@ -32,8 +33,11 @@ def notify_agents(work: Work, env: StageEnv) -> Work:
     # Over the limit a notification is held; the sender mails the held ones as a digest (agents/digest.py).
     limits = (notification_limit(env.settings.agent_mail, NOTIFICATION_KIND),)
     held = []
+    callers = hints_of(env.session, ticket.id)
     for agent in agents:
-        context = notification_context(env.settings, env.secret, ticket, message, agent, work.new_ticket)
+        context = notification_context(
+            env.settings, env.secret, ticket, message, agent, work.new_ticket, callers
+        )
         limit = mail_agent(
             env.session,
             env.settings,
