@@ -105,9 +105,11 @@ def tickets_callbacks(ctx: Context, as_json: bool) -> None:
     for row in rows:
         phone = row["phone_display"] or row["caller"] or "anonymous"
         urgent = "  URGENT" if row["priority"] == "urgent" else ""
+        guesses = " or ".join(caller["name"] or caller["email"] for caller in row["probable_callers"])
+        caller = row["caller_name"] or (f"probably {guesses}?" if guesses else "")
         click.echo(
             f"{row['ticket']:>8}  {row['since'][:16].replace('T', ' '):<16}  {phone[:18]:<18}  "
-            f"{row['caller_name'][:24]:<24}  {clock(row['duration_seconds']) or '?':>7}  "
+            f"{caller[:24]:<24}  {clock(row['duration_seconds']) or '?':>7}  "
             f"{row['voicemails']:>5}{urgent}"
         )
 
