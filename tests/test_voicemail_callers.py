@@ -195,6 +195,15 @@ def test_merging_the_callback_into_the_contacts_ticket_confirms_them(agent_desk:
     assert [m["voicemail"]["known_caller"] for m in kims["messages"] if m["voicemail"]] == [True]
     assert phone(agent_desk, KIM)["learned"] is False and show(agent_desk, 10002)["probable_callers"] == []
 
+    # The other way round: Dave's ticket merged into the callback ticket confirms Dave on it.
+    steps.customer("Dave Dev <dave@coder.example>", with_signature("Dave Dev", "040 9876543"))  # 10003
+    steps.call("0409876543", msgnum=1)  # 10004, naming Dave
+    assert show(agent_desk, 10004)["customer"] == PBX
+    steps.agent(notification_for(agent_desk, 10003), "#merge 10004")
+    callback = show(agent_desk, 10004)
+    assert callback["customer"] == "dave@coder.example" and callback["probable_callers"] == []
+    assert phone(agent_desk, "dave@coder.example")["source"] == f"confirmed by agent {ANNA} on {TODAY}"
+
 
 def test_a_number_two_contacts_wrote_names_both(agent_desk: Desk) -> None:
     steps = Counter(agent_desk)

@@ -141,12 +141,17 @@ def confirm_number(
 def confirm_by_link(
     session: Session, merged: Ticket, into: Ticket, source: str, now: datetime
 ) -> Contact | None:
-    """MERGED (its messages already moved) went into INTO: an agent linked the call to INTO's
-    customer, who is then confirmed as the caller. Into another guessing ticket, or one of the
-    phone system's own, the guesses go along instead. Returns the confirmed contact, if any."""
+    """MERGED (its messages already moved) went into INTO: an agent linked a guessed call to a
+    customer's ticket, and that customer is confirmed as the caller (INTO's, or MERGED's when
+    INTO is the guessing one). Into another guessing ticket, or one of the phone system's own,
+    the guesses go along instead. Returns the confirmed contact, if any."""
     hints = session.execute(select(CallerHint).where(CallerHint.ticket_id == merged.id)).scalars().all()
     if not hints:
-        return None
+        number = session.execute(select(CallerHint.number).where(CallerHint.ticket_id == into.id)).scalar()
+        if number is None or into.contact_id == merged.contact_id:
+            return None
+        confirm_caller(session, into, merged.contact, number, source, now)
+        return merged.contact
     number = hints[0].number
     if into.contact_id == merged.contact_id or is_unconfirmed(session, into.id):
         add_hints(session, into.id, number, [hint.contact_id for hint in hints], now)
