@@ -98,6 +98,11 @@ def test_a_stranger_claims_kims_number_and_learns_nothing_of_her_call(agent_desk
     assert "ANRUFER NICHT BESTÄTIGT" in body and f"Mallory <{MALLORY}>" in body
     assert f"Nummer aus der Signatur vom {TODAY}" in body and "#confirm-caller" in body
 
+    preview = agent_desk.run("templates", "render", "agent_caller_unconfirmed", "--ticket", "10003").stdout
+    assert f"Mallory <{MALLORY}>" in preview.decode() and "Nicht verschickt" in preview.decode()
+    english = agent_desk.run("templates", "render", "agent_notification", "--ticket", "10003", "--lang", "en")
+    assert "CALLER NOT CONFIRMED" in english.stdout.decode()
+
     # Anna answers before calling back: held, and she is told why; nothing to Mallory nor the phone system.
     steps.agent(notification, "Hallo,\n\nwir haben Ihr Passwort zurückgesetzt: Geheim-4711\n\nAnna")
     assert len(mail_to(agent_desk, MALLORY)) == 1 and mail_to(agent_desk, PBX) == []
