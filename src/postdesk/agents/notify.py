@@ -17,6 +17,7 @@ from postdesk.parse.reply_text import split_reply
 from postdesk.store.models import Message, Ticket, Voicemail
 from postdesk.threads.tokens import AGENT, make_token, reply_address
 from postdesk.tickets.files import StoredFile, message_files, pack
+from postdesk.voicemail.callers import Hint
 
 
 def agent_reply_address(settings: Settings, secret: bytes, ticket_id: int, agent: AgentSettings) -> str:
@@ -40,8 +41,11 @@ def notification_context(
     agent: AgentSettings,
     new: bool,
     enclosures: Enclosures,
+    callers: Sequence[Hint] = (),
 ) -> dict[str, Any]:
-    """What the agent_notification template is given (also used by `postdesk templates render`)."""
+    """What the agent_notification template is given (also used by `postdesk templates render`).
+
+    CALLERS: whom the ticket's caller probably is, while nobody is confirmed (voicemail/callers.py)."""
     parts = split_reply(message.text)
     text = "\n\n".join(part for part in (parts.new_text, parts.signature) if part) or message.text.strip()
     return {
@@ -63,6 +67,7 @@ def notification_context(
         "files_left_out": len(enclosures.attached) < len(enclosures.files),
         "voicemail": voicemail_context(session, message),
         "reply_address": agent_reply_address(settings, secret, ticket.id, agent),
+        "callers": [hint.as_dict() for hint in callers],
     }
 
 

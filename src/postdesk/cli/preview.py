@@ -23,12 +23,14 @@ from postdesk.store.models import Message, Ticket
 from postdesk.templates.render import quote_text
 from postdesk.threads.tokens import make_token, reply_address
 from postdesk.triage.response_times import expected_response
+from postdesk.voicemail.callers import hints_of
 
 # Mail to agents is written in the desk's language; the rest in the ticket's.
 AGENT_TEMPLATES = frozenset(
     {
         "agent_notification",
         "agent_command_error",
+        "agent_caller_unconfirmed",
         "agent_howto",
         "agent_digest",
         "bounce_notice",
@@ -94,6 +96,7 @@ def preview_context(
         "parts": 1,
         "too_large": [],
         "event": "new",
+        "callers": [hint.as_dict() for hint in hints_of(session, ticket.id)],
         "problems": [
             problem.as_context() for problem in read_commands("#priority sky-high", settings).problems
         ],
@@ -109,7 +112,9 @@ def preview_context(
     }
     if first is not None:
         enclosures = notification_files(session, settings, ticket, first)
-        context |= notification_context(session, settings, secret, ticket, first, agent, True, enclosures)
+        context |= notification_context(
+            session, settings, secret, ticket, first, agent, True, enclosures, hints_of(session, ticket.id)
+        )
     context["tickets"] = [
         {
             key: context[key]

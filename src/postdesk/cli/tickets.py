@@ -65,8 +65,12 @@ def tickets_list(
 @pass_context
 def tickets_show(ctx: Context, number: int, as_json: bool) -> None:
     """One ticket with all its messages. NUMBER is the ticket number (= its id)."""
+    from postdesk.voicemail.callers import hints_of
+
     with ctx.store().transaction() as session:
         detail = ticket_detail(session, number, ctx.settings.own_recipients)
+        if detail is not None:
+            detail["probable_callers"] = [hint.as_dict() for hint in hints_of(session, number)]
     if detail is None:
         fail(f"no ticket {number}")
     if as_json:
@@ -74,6 +78,11 @@ def tickets_show(ctx: Context, number: int, as_json: bool) -> None:
         return
     click.echo(f"Ticket {detail['number']}: {detail['subject']}")
     click.echo(f"  status {detail['status']}, customer {detail['customer']}, opened {detail['created_at']}")
+    for caller in detail["probable_callers"]:
+        click.echo(
+            f"  caller not confirmed: probably {caller['email']}"
+            f" (number learned from their signature on {caller['learned_on']})"
+        )
     if detail["foreign_recipients"]:
         click.echo(
             f"  delivered for recipients that are not the desk's: {', '.join(detail['foreign_recipients'])}"

@@ -14,6 +14,7 @@ from postdesk.deliver.limits import notification_limit
 from postdesk.pipeline.env import StageEnv
 from postdesk.store.models import Message, Ticket
 from postdesk.tickets.files import load
+from postdesk.voicemail.callers import hints_of
 
 NOTIFIED_KINDS = frozenset({MailKind.CUSTOMER, MailKind.VOICEMAIL})
 
@@ -36,9 +37,18 @@ def notify_agents(work: Work, env: StageEnv) -> Work:
     # The customer's files and voicemail recordings go along, up to [agents] attach_max_bytes.
     enclosures = notification_files(env.session, env.settings, ticket, message)
     enclosed = load(env.session, enclosures.attached)
+    callers = hints_of(env.session, ticket.id)
     for agent in agents:
         context = notification_context(
-            env.session, env.settings, env.secret, ticket, message, agent, work.new_ticket, enclosures
+            env.session,
+            env.settings,
+            env.secret,
+            ticket,
+            message,
+            agent,
+            work.new_ticket,
+            enclosures,
+            callers,
         )
         limit = mail_agent(
             env.session,
