@@ -116,3 +116,17 @@ def test_the_acknowledgement_names_the_file_and_keeps_its_lines_short(make_desk:
     assert "Die Datei, die Sie mitgeschickt haben, ist angekommen:" in texts["de"]
     assert "* rechnung-2026-1187.pdf (14.0 kB)" in texts["de"]
     assert "file" not in texts["en"]  # no file came: none is mentioned
+
+
+def test_a_ticket_whose_mail_had_no_sender_previews_sample_values(make_desk: Callable[..., Desk]) -> None:
+    desk = make_desk()
+    desk.run("db", "upgrade")
+    desk.run("mailgate", input=b"Subject: Drucker\n\nEr druckt nicht.\n")
+    desk.run("process", "--once")
+    shown = desk.run("templates", "render", "acknowledgement", "--ticket", "10001").stdout.decode()
+    assert shown.startswith("Subject: [Ticket#10001]") and "+10001-c" in shown
+    whole = desk.run("templates", "render", "acknowledgement", "--ticket", "10001", "--mail", check=False)
+    assert whole.returncode == 1
+    assert whole.stderr.decode().strip() == (
+        "postdesk: ticket 10001 has no customer's mail with a sender: nothing to acknowledge"
+    )

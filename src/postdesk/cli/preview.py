@@ -91,7 +91,7 @@ def acknowledgement_preview(
     session: Session, desk: Desk, ticket: Ticket, language: str | None
 ) -> Outgoing | None:
     """The acknowledgement of TICKET's first mail exactly as the respond stage built it;
-    None when the ticket has no inbound mail.
+    None when the ticket has no inbound mail, or its first has no sender.
 
     Built at the moment the desk processed that mail (the message's
     created_at), so the expected-response sentence reads the history as it
@@ -99,8 +99,11 @@ def acknowledgement_preview(
     first = first_mail(session, ticket)
     if first is None:
         return None
+    mail = stored_mail(session, first)
+    if mail.from_ is None:  # no acknowledgement was sent: the loop guard needs a sender
+        return None
     return acknowledgement_mail(
-        stored_mail(session, first),
+        mail,
         ticket,
         session=session,
         settings=desk.settings,
@@ -156,6 +159,7 @@ def preview_context(
         "signed": False,
         "text": "(preview: the agent's text)",
         "attachments": [],
+        "faq": (),
         "event": "new",
         "problems": [
             problem.as_context() for problem in read_commands("#priority sky-high", settings).problems

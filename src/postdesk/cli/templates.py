@@ -85,7 +85,7 @@ def templates_render(ctx: Context, name: str, number: int, lang: str | None, who
                 subject, body, raw = mail.subject, mail.body, render(mail)
             else:
                 if whole_mail:
-                    fail(f"ticket {number} has no mail from the customer to acknowledge")
+                    fail(f"ticket {number} has no customer's mail with a sender: nothing to acknowledge")
                 context = preview_context(
                     session, desk.settings, desk.secret, ticket, language, datetime.now(UTC), name
                 )
