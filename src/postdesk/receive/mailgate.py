@@ -3,13 +3,16 @@
 The exit code is the answer the mail server acts on (sysexits.h):
 0 stored; 75 (EX_TEMPFAIL) try again later — the mail server keeps the mail;
 65 (EX_DATAERR) refused for good, with the reason on stderr, which the mail
-server puts into the bounce.
+server puts into the bounce: a message over the size limit, or input that is
+no mail at all (`parse.is_mail`: empty, no header block, neither From nor
+text), which a misconfigured pipe would otherwise turn into empty tickets.
 """
 
 from __future__ import annotations
 
 from typing import BinaryIO
 
+from postdesk.parse.is_mail import not_a_mail
 from postdesk.store.pipe_spool import PipeSpoolFailed, PipeSpoolUnsupported, spool_one
 
 EX_OK = 0
@@ -26,12 +29,16 @@ class Refused(Exception):
 
 
 def read_message(stream: BinaryIO, max_bytes: int) -> bytes:
+    """The message on STREAM; raises Refused when it is too large or no mail at all."""
     raw = stream.read(max_bytes + 1)
     if len(raw) > max_bytes:
         raise Refused(
             f"message too large: more than {max_bytes} bytes (the limit is "
             f"[ingest.smtp] max_message_bytes = {max_bytes})"
         )
+    why = not_a_mail(raw)
+    if why is not None:
+        raise Refused(f"{why}; nothing was stored")
     return raw
 
 
