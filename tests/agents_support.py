@@ -93,7 +93,8 @@ def reply_to(
     reply["Message-ID"] = make_msgid(domain="example.com")
     reply["In-Reply-To"] = notification["Message-ID"]
     reply["References"] = notification["Message-ID"]
-    quoted = "\n".join(f"> {line}" for line in notification.get_content().splitlines())
+    text = (notification.get_body(("plain",)) or notification).get_content()  # files may go along
+    quoted = "\n".join(f"> {line}" for line in text.splitlines())
     reply.set_content(
         f"{body}\n\nAm 23.11.2026 um 10:00 schrieb Example Support <support@example.com>:\n{quoted}\n"
     )

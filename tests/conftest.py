@@ -24,6 +24,7 @@ import pytest
 
 from pg_support import Databases, backends, require_postgresql
 from postdesk.config import load_settings
+from postdesk.receive.spool import Received, spool_messages
 from postdesk.runtime.desk import Desk as InProcessDesk
 from postdesk.runtime.desk import open_desk
 from postdesk.store.session import Store, open_store
@@ -311,3 +312,8 @@ def desk(make_desk: Callable[..., Desk]) -> Desk:
     running = make_desk()
     running.start()
     return running
+
+
+def spool(store: Store, raw: bytes, sender: str | None, recipients: tuple[str, ...]) -> int:
+    """Store RAW in the spool as `postdesk mailgate` would."""
+    return spool_messages(store, [Received(raw, "mailgate", sender, recipients)])[0]

@@ -12,12 +12,11 @@ import pytest
 from sqlalchemy import select
 
 from agents_support import ANNA, KIM, kinds, start_agent_desk
-from conftest import make_mail, open_local_desk
+from conftest import make_mail, open_local_desk, spool
 from corpus import corpus_dir, corpus_file
 from postdesk.deliver.delivery import Envelope, MaildirTransport
 from postdesk.parse.mime import parse_mail
 from postdesk.pipeline.stages.bounce import bounce_facts, returned_message_ids
-from postdesk.receive.mailgate import deliver
 from postdesk.store.models import Outbox
 from test_delivery import relay_port, start_sink  # noqa: F401 - relay_port is a fixture
 
@@ -86,7 +85,7 @@ def test_a_bounce_filed_while_its_mail_is_in_flight_is_not_overwritten(tmp_path:
     sender records the send: the outbox row stays failed (the bounce is the later news)."""
     desk = open_local_desk(tmp_path, databases)
     processor = desk.processor()
-    deliver(desk.store, make_mail(sender=f"Kim <{KIM}>").as_bytes(), KIM, ("support@example.com",))
+    spool(desk.store, make_mail(sender=f"Kim <{KIM}>").as_bytes(), KIM, ("support@example.com",))
     processor.process_pending()
 
     class BouncedInFlight(MaildirTransport):
@@ -95,7 +94,7 @@ def test_a_bounce_filed_while_its_mail_is_in_flight_is_not_overwritten(tmp_path:
             bounce = corpus_mail("lhost-postfix-03.eml").replace(
                 b"20140701000000.000000000000@e1.example.ne.jp", mail.message_id.encode()
             )
-            deliver(desk.store, bounce, "", ("support@example.com",))
+            spool(desk.store, bounce, "", ("support@example.com",))
             assert processor.process_pending() == 1
 
     sender = replace(desk.sender(), transport=BouncedInFlight(tmp_path / "outbox"))

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from conftest import InProcessDesk, make_mail, open_local_desk
-from postdesk.receive.mailgate import deliver
+from conftest import InProcessDesk, make_mail, open_local_desk, spool
 from postdesk.store.models import DedupeEntry, Inbound
 from postdesk.store.queries import ticket_detail
 
@@ -22,7 +21,7 @@ def test_the_worker_keeps_and_rebuilds_its_index(tmp_path: Path, databases) -> N
 
     def send(subject: str) -> None:
         mail = make_mail(sender="Kim <kim@customer.example>", subject=subject, body=BODY)
-        deliver(desk.store, mail.as_bytes(), "kim@customer.example", ("support@example.com",))
+        spool(desk.store, mail.as_bytes(), "kim@customer.example", ("support@example.com",))
 
     send("Postfach voll")
     assert processor.process_pending() == 1
@@ -45,7 +44,7 @@ def test_the_worker_keeps_and_rebuilds_its_index(tmp_path: Path, databases) -> N
 
 def _send(desk: InProcessDesk, subject: str, **headers: str) -> None:
     mail = make_mail(sender="Kim <kim@customer.example>", subject=subject, body=BODY, **headers)
-    deliver(desk.store, mail.as_bytes(), "kim@customer.example", ("support@example.com",))
+    spool(desk.store, mail.as_bytes(), "kim@customer.example", ("support@example.com",))
 
 
 def test_a_repeat_in_the_same_batch_is_merged(tmp_path: Path, databases) -> None:

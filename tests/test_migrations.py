@@ -23,6 +23,7 @@ from postdesk.store.migrate import (
     upgrade,
 )
 from postdesk.store.models import Base, Message
+from postdesk.store.schema import SCHEMA_REVISION
 from postdesk.store.session import Store, open_store
 
 
@@ -40,6 +41,11 @@ def test_migrated_schema_matches_the_models(tmp_path: Path, databases) -> None:
 def test_one_line_of_history() -> None:
     """Feature branches each add a migration; merged, they must form one chain."""
     assert len(head_revisions()) == 1
+
+
+def test_the_quick_schema_check_knows_the_newest_migration() -> None:
+    """Commands check the schema without Alembic (store/schema.py): its revision must be Alembic's head."""
+    assert head_revisions() == {SCHEMA_REVISION}
 
 
 def test_spooled_bytes_move_to_their_own_table_and_back(tmp_path: Path, databases) -> None:

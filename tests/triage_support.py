@@ -11,13 +11,12 @@ from email.message import EmailMessage
 
 from sqlalchemy.orm import Session
 
-from conftest import Desk, toml_dump
+from conftest import Desk, spool, toml_dump
 from postdesk.config.model import Settings
 from postdesk.core.mail import Address
 from postdesk.core.work import Work
 from postdesk.pipeline import STAGES, prepare, run_stages
 from postdesk.pipeline.env import Stage, StageEnv
-from postdesk.receive.mailgate import deliver
 from postdesk.store.inbound import read_inbound
 from postdesk.store.migrate import upgrade
 from postdesk.store.models import Inbound, Message, Ticket
@@ -122,7 +121,7 @@ def process(
     stages: Sequence[tuple[str, Stage]] = STAGES,
 ) -> Work:
     """Store MESSAGE and run it through the pipeline as if the clock said NOW."""
-    inbound_id = deliver(store, message.as_bytes(), "kim@customer.example", tuple(recipients))
+    inbound_id = spool(store, message.as_bytes(), "kim@customer.example", tuple(recipients))
     with store.transaction() as session:
         row = session.get_one(Inbound, inbound_id)
         row.received_at = now

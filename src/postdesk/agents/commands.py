@@ -12,14 +12,24 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from postdesk.agents.directory import find_agents, known_queues
 from postdesk.agents.escalation import escalate, why_not_escalate
+from postdesk.agents.files import mail_files
 from postdesk.agents.merge import merge_into
 from postdesk.config.model import PRIORITIES, AgentSettings, Settings
-from postdesk.store.models import Ticket, TriageEvent
+from postdesk.store.models import Contact, Ticket, TriageEvent
 from postdesk.templates.render import MailTemplates
+from postdesk.voicemail.callers import (
+    confirm_by_link,
+    confirm_caller,
+    confirmed_by,
+    hints_of,
+    unknown_caller_number,
+)
+from postdesk.voicemail.numbers import display
 
 # name -> what its argument is, for the error reply ("" = takes none).
 COMMANDS: dict[str, str] = {
@@ -33,9 +43,13 @@ COMMANDS: dict[str, str] = {
     "level": "a support level",
     "merge": "a ticket number",
     "escalate": "",
+    "files": "",
+    "confirm-caller": "",
 }
-# Commands whose argument may be left out: #escalate takes an optional reason.
-OPTIONAL_ARGUMENT = frozenset({"escalate"})
+CONFIRM_CALLER = "confirm-caller"
+# Commands whose argument may be left out: #escalate takes an optional reason,
+# #confirm-caller the caller's address (needed when the ticket names several).
+OPTIONAL_ARGUMENT = frozenset({"escalate", CONFIRM_CALLER})
 # Commands that change the same thing: two of one group in a mail contradict each other.
 _GROUPS = {"close": "status", "open": "status", "pending": "status", "escalate": "level"}
 _LINE = re.compile(r"^#(?P<name>\S*)\s*(?P<value>.*)$")
@@ -145,6 +159,9 @@ def _check_value(name: str, value: str, number: int, line: str, settings: Settin
     if name == "merge" and not value.isdigit():
         why = f"#merge needs a ticket number such as 10001, not {value!r}"
         return _problem(number, line, "bad_ticket_number", why, value=value)
+    if name == CONFIRM_CALLER and value and ("@" not in value or " " in value):
+        why = f"#confirm-caller takes the caller's mail address, not {value!r}"
+        return _problem(number, line, "bad_caller_address", why, value=value)
     if name == "assign":
         found = find_agents(settings, value)
         if not found:
@@ -183,9 +200,11 @@ def check_in_store(
     session: Session, settings: Settings, ticket: Ticket, commands: tuple[Command, ...]
 ) -> list[Problem]:
     """What the store says against the commands: a #merge target that is missing, closed or
-    this ticket; an #escalate past the top."""
+    this ticket; an #escalate past the top; a #confirm-caller with no caller to confirm."""
     problems = []
     for command in commands:
+        if command.name == CONFIRM_CALLER and (problem := _check_caller(session, ticket, command)):
+            problems.append(problem)
         if command.name == "escalate" and (refused := why_not_escalate(ticket, settings)):
             reason = "ticket_closed" if ticket.status == "closed" else "at_the_top"
             triage = settings.triage
@@ -213,10 +232,35 @@ def check_in_store(
     return problems
 
 
+def _check_caller(session: Session, ticket: Ticket, command: Command) -> Problem | None:
+    line, text, address = command.line, command.text, command.value.lower()
+    number = unknown_caller_number(session, ticket.id)
+    if number is None:
+        why = f"ticket {ticket.id} has no caller to confirm: no call on it came from an unconfirmed number"
+        return _problem(line, text, "no_caller_to_confirm", why, number=ticket.id)
+    hints = hints_of(session, ticket.id)
+    if not address and len(hints) != 1:
+        if not hints:
+            why = f"the desk has no guess who called from {display(number)}: give the caller's address"
+            return _problem(line, text, "caller_needs_address", why, phone=display(number))
+        names = ", ".join(hint.email for hint in hints)
+        why = f"ticket {ticket.id} names {len(hints)} probable callers ({names}): give the address of one"
+        return _problem(line, text, "several_callers", why, count=len(hints), names=names)
+    if address and _contact(session, address) is None:
+        why = f"no contact {address} (the desk has had no mail from this address)"
+        return _problem(line, text, "no_contact", why, value=address)
+    return None
+
+
+def _contact(session: Session, address: str) -> Contact | None:
+    return session.execute(select(Contact).where(Contact.email == address.lower())).scalar_one_or_none()
+
+
 def run_commands(
     session: Session,
     settings: Settings,
     templates: MailTemplates,
+    secret: bytes,
     ticket: Ticket,
     commands: tuple[Command, ...],
     agent: AgentSettings,
@@ -233,6 +277,9 @@ def run_commands(
             # escalate() records its own triage event and notifies the next level.
             up = escalate(session, settings, templates, ticket.id, now, reason=command.value, by=agent.email)
             done.append(f"escalated to level {up.level} in {up.queue}")
+            continue
+        if command.name == "files":
+            done.append(mail_files(session, settings, templates, secret, ticket, agent, now))
             continue
         detail = _run_one(session, settings, ticket, command, agent, now)
         if detail:
@@ -275,6 +322,16 @@ def _run_one(
         old_level, ticket.level = ticket.level, int(value)
         return f"level {old_level} → {ticket.level}"
     if name == "merge":
-        merge_into(session, ticket, session.get_one(Ticket, int(value)), now, by=agent.email)
-        return f"merged into ticket {value}"
+        target = session.get_one(Ticket, int(value))
+        merge_into(session, ticket, target, now, by=agent.email)
+        linked = confirm_by_link(session, ticket, target, confirmed_by(agent.email, now), now)
+        return f"merged into ticket {value}" + (f"; caller confirmed: {linked.email}" if linked else "")
+    if name == CONFIRM_CALLER:
+        number = unknown_caller_number(session, ticket.id)
+        assert number is not None  # check_in_store refused the command otherwise
+        address = value or hints_of(session, ticket.id)[0].email
+        contact = _contact(session, address)
+        assert contact is not None
+        confirm_caller(session, ticket, contact, number, confirmed_by(agent.email, now), now)
+        return f"caller confirmed: {contact.email} ({display(number)})"
     return ""  # note: nothing to change on the ticket

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from postdesk.config.model import AgentSettings, Settings
+from postdesk.core.mail import Attachment
 from postdesk.deliver.compose import Outgoing, new_message_id
 from postdesk.deliver.limits import Limit, enqueue_limited
 from postdesk.ops.metrics import Metrics, NoMetrics
@@ -21,6 +22,8 @@ NOTIFICATION_KIND = "agent_notification"
 DIGEST_KIND = "agent_digest"
 COMMAND_ERROR_KIND = "agent_command_error"
 HOWTO_KIND = "agent_howto"
+# A ticket's files, to the agent who asked for them with #files.
+FILES_KIND = "agent_files"
 BOUNCE_NOTICE_KIND = "bounce_notice"
 # The agent's answer to the customer: a person's reply, the ticket's first response.
 REPLY_KIND = "agent_reply"
@@ -44,10 +47,11 @@ def mail_agent(
     references: tuple[str, ...] = (),
     limits: Sequence[Limit] = (),
     metrics: Metrics | None = None,
+    enclosed: tuple[Attachment, ...] = (),
     **context: Any,
 ) -> Limit | None:
-    """Render TEMPLATE for AGENT (in the desk's language) and queue it, held when one of
-    LIMITS is reached; returns the limit that held it (None: it goes out)."""
+    """Render TEMPLATE for AGENT (in the desk's language) and queue it, with the files
+    ENCLOSED, held when one of LIMITS is reached; returns the limit that held it (None: it goes out)."""
     desk = settings.desk
     rendered = templates.render(
         template, desk.language, desk_name=desk.name, agent_name=agent.name, **context
@@ -66,6 +70,7 @@ def mail_agent(
         # Mail a machine wrote: the agent's out-of-office must not answer it.
         auto_submitted="auto-generated",
         language=desk.language,
+        attachments=enclosed,
     )
     envelope_from = settings.outbound.envelope_from or desk.address
     return enqueue_limited(

@@ -45,7 +45,7 @@ def dedupe_explain(ctx: Context, item_id: int, kind: str | None, as_json: bool) 
 
     ITEM_ID is a ticket number (all its mail) or a message id (`tickets show --json`).
     """
-    with ctx.desk().store.read() as session:
+    with ctx.store().read() as session:
         try:
             report = explain(session, item_id, kind or "auto")
         except ExplainError as error:
@@ -108,7 +108,7 @@ def dedupe_replay(
     except ValueError as error:
         fail(f"--since: {error}")
     with (
-        ctx.desk().store.read() as session,
+        ctx.store().read() as session,
         click.progressbar(length=0, label="replaying", file=sys.stderr) as bar,
     ):
 
@@ -187,7 +187,7 @@ def clusters_group() -> None:
 @pass_context
 def clusters_list(ctx: Context, as_json: bool) -> None:
     """Clusters, most recently grown first."""
-    with ctx.desk().store.read() as session:
+    with ctx.store().read() as session:
         rows = list_clusters(session)
     if as_json:
         print_json(rows)
@@ -210,7 +210,7 @@ def clusters_list(ctx: Context, as_json: bool) -> None:
 @pass_context
 def clusters_show(ctx: Context, cluster_id: int, as_json: bool) -> None:
     """One cluster with its tickets."""
-    with ctx.desk().store.read() as session:
+    with ctx.store().read() as session:
         try:
             detail = cluster_detail(session, cluster_id)
         except ClusterError as error:
@@ -273,7 +273,7 @@ def clusters_reply(ctx: Context, cluster_id: int, template: str | None, body_fil
 @pass_context
 def clusters_remove(ctx: Context, ticket: int) -> None:
     """Take TICKET out of its cluster (kept as a correction for `dedupe replay`)."""
-    with ctx.desk().store.transaction() as session:
+    with ctx.store().transaction() as session:
         try:
             cluster_id = remove_from_cluster(session, ticket, datetime.now(UTC))
         except ClusterError as error:

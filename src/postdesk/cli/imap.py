@@ -109,7 +109,7 @@ def _folder(client: Any, name: str) -> dict[str, Any]:
 
 def _state(ctx: Context, name: str) -> MailboxState | None:
     """The stored state, if the database has one; check also works before the first `serve`."""
-    store = ctx.store()
+    store = ctx.store(check_schema=False)
     try:
         return load_state(store, name)
     except SQLAlchemyError:  # no database or no schema yet: every message waits

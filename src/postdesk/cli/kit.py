@@ -9,15 +9,17 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from postdesk.config import ConfigError, Settings, load_settings
-from postdesk.runtime.desk import Desk, open_desk
-from postdesk.runtime.logs import configure_logging
-from postdesk.store.migrate import SchemaOutOfDate
-from postdesk.store.session import Store, StoreFolderMissing, open_store
+# Imported where used, not here: every command imports this module, and the
+# desk (pipeline, templates, ORM) is a second of start-up that `mailgate`,
+# `--help` and the listings do not need (docs/benchmarks.md, "Start-up").
+if TYPE_CHECKING:
+    from postdesk.config import Settings
+    from postdesk.runtime.desk import Desk
+    from postdesk.store.session import Store
 
 
 @dataclass
@@ -29,6 +31,9 @@ class Context:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from postdesk.config import ConfigError, load_settings
+            from postdesk.runtime.logs import configure_logging
+
             try:
                 self._settings = load_settings(self.config_path, os.environ)
             except ConfigError as error:
@@ -36,14 +41,27 @@ class Context:
             configure_logging(self._settings.log.level, self.log_format or self._settings.log.format)
         return self._settings
 
-    def store(self) -> Store:
-        """The store alone, for commands that need no templates or secret (db, imap)."""
+    def store(self, *, check_schema: bool = True) -> Store:
+        """The store alone, for commands that need no templates or secret (the listings).
+
+        With CHECK_SCHEMA (all but `db` and `imap`), a database behind this
+        code's schema is one clear line, not an SQL error halfway through."""
+        from postdesk.store.schema import SchemaOutOfDate, require_current
+        from postdesk.store.session import StoreFolderMissing, open_store
+
         try:
-            return open_store(self.settings.store.url)
-        except StoreFolderMissing as error:
+            store = open_store(self.settings.store.url)
+            if check_schema:
+                require_current(store)
+        except (SchemaOutOfDate, StoreFolderMissing) as error:
             fail(str(error))
+        return store
 
     def desk(self, *, migrate: bool = False, synchronous: str = "FULL") -> Desk:
+        from postdesk.runtime.desk import open_desk
+        from postdesk.store.schema import SchemaOutOfDate
+        from postdesk.store.session import StoreFolderMissing
+
         try:
             return open_desk(self.settings, migrate=migrate, synchronous=synchronous)
         except (SchemaOutOfDate, StoreFolderMissing) as error:

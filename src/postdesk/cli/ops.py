@@ -19,7 +19,6 @@ from postdesk.ops.queues import (
     retry_inbound,
     retry_outbox,
 )
-from postdesk.pipeline.worker import retry_failed
 
 
 def _one_line(text: str | None, width: int) -> str:
@@ -42,7 +41,7 @@ def inbound_group() -> None:
 @pass_context
 def inbound_list(ctx: Context, status: str | None, limit: int | None, as_json: bool) -> None:
     """Received messages the pipeline has not finished, oldest first, with the error of failed ones."""
-    with ctx.desk().store.read() as session:
+    with ctx.store().read() as session:
         rows = list_inbound(session, status, limit)
     if as_json:
         print_json(rows)
@@ -70,7 +69,7 @@ def inbound_show(ctx: Context, inbound_id: int, as_raw: bool, as_json: bool) -> 
     """
     if as_raw and as_json:
         fail("give --raw or --json, not both")
-    with ctx.desk().store.read() as session:
+    with ctx.store().read() as session:
         if as_raw:
             raw = inbound_raw(session, inbound_id)
         else:
@@ -113,8 +112,10 @@ def inbound_retry(ctx: Context, inbound_id: int | None, retry_all: bool) -> None
     """Put failed message ID (or --all failed ones) back in the pipeline's queue."""
     if (inbound_id is None) == (not retry_all):
         fail("give one inbound ID or --all")
-    store = ctx.desk().store
+    store = ctx.store()
     if inbound_id is None:
+        from postdesk.pipeline.worker import retry_failed
+
         click.echo(f"{retry_failed(store)} message(s) queued again")
         return
     try:
@@ -142,7 +143,7 @@ def outbox_group() -> None:
 def outbox_list(ctx: Context, status: str | None, limit: int | None, as_json: bool) -> None:
     """Outgoing mail not sent yet, oldest first: attempts, next try and the last error
     (for held mail: the limit that holds it)."""
-    with ctx.desk().store.read() as session:
+    with ctx.store().read() as session:
         rows = list_outbox(session, status, limit)
     if as_json:
         print_json(rows)
@@ -177,7 +178,7 @@ def outbox_retry(ctx: Context, outbox_id: int | None, retry_all: bool) -> None:
     if (outbox_id is None) == (not retry_all):
         fail("give one outbox ID or --all")
     try:
-        with ctx.desk().store.transaction() as session:
+        with ctx.store().transaction() as session:
             count = retry_outbox(session, outbox_id)
     except NotRetryable as error:
         fail(str(error))
@@ -198,7 +199,7 @@ def outbox_release(ctx: Context, outbox_id: int | None, release_all: bool) -> No
     if (outbox_id is None) == (not release_all):
         fail("give one outbox ID or --all")
     try:
-        with ctx.desk().store.transaction() as session:
+        with ctx.store().transaction() as session:
             count = release_outbox(session, outbox_id)
     except NotRetryable as error:
         fail(str(error))

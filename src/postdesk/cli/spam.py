@@ -8,12 +8,9 @@ import click
 
 from postdesk.cli.kit import Context, fail, pass_context, print_json
 from postdesk.core.hours import parse_duration
-from postdesk.pipeline.env import StageEnv
-from postdesk.pipeline.release import ReleaseError, release
 from postdesk.spam.purge import purge_spam
 from postdesk.spam.senders import PatternError, block, blocked_senders, normal_pattern, unblock
 from postdesk.store.queries import SPAM
-from postdesk.templates.render import TemplateMissing
 
 
 @click.command("not-spam")
@@ -21,6 +18,11 @@ from postdesk.templates.render import TemplateMissing
 @pass_context
 def tickets_not_spam(ctx: Context, number: int) -> None:
     """Release spam ticket NUMBER: it joins its queue, and the customer gets the acknowledgement it missed."""
+    # The pipeline's own stages do the release: imported here, not for `senders list`.
+    from postdesk.pipeline.env import StageEnv
+    from postdesk.pipeline.release import ReleaseError, release
+    from postdesk.templates.render import TemplateMissing
+
     desk = ctx.desk()
     with desk.store.transaction() as session:
         env = StageEnv(session, desk.settings, datetime.now(UTC), desk.secret, desk.templates)
@@ -72,7 +74,7 @@ def senders_group() -> None:
 def senders_block(ctx: Context, patterns: tuple[str, ...]) -> None:
     """Block addresses (bob@example.com, covering bob+x@ too) or domains (@example.com and subdomains)."""
     normal = _patterns(patterns)
-    with ctx.desk().store.transaction() as session:
+    with ctx.store().transaction() as session:
         for pattern in normal:
             added = block(session, pattern, datetime.now(UTC))
             click.echo(f"blocked {pattern}" if added else f"{pattern} was blocked already")
@@ -85,7 +87,7 @@ def senders_unblock(ctx: Context, patterns: tuple[str, ...]) -> None:
     """Let their mail in again (mail filed as spam meanwhile stays spam: see `tickets not-spam`)."""
     normal = _patterns(patterns)
     missing = []
-    with ctx.desk().store.transaction() as session:
+    with ctx.store().transaction() as session:
         for pattern in normal:
             if unblock(session, pattern):
                 click.echo(f"unblocked {pattern}")
@@ -100,7 +102,7 @@ def senders_unblock(ctx: Context, patterns: tuple[str, ...]) -> None:
 @pass_context
 def senders_list(ctx: Context, as_json: bool) -> None:
     """The blocked addresses and domains."""
-    with ctx.desk().store.read() as session:
+    with ctx.store().read() as session:
         rows = blocked_senders(session)
     if as_json:
         print_json(rows)

@@ -1,8 +1,4 @@
-"""Commands of triage, escalation, feature requests, VIP contacts and figures.
-
-`postdesk.cli.main` wires them in: `triage explain`, `tickets escalate`,
-`tickets mark-feature`, `features list|set`, `contacts list|set-vip`, `stats`.
-"""
+"""Commands of triage, escalation and figures: `triage explain`, `tickets escalate`, `stats`."""
 
 from __future__ import annotations
 
@@ -13,16 +9,11 @@ from zoneinfo import ZoneInfo
 import click
 from sqlalchemy import select
 
-from postdesk.agents.escalation import EscalationError, escalate
 from postdesk.cli.kit import Context, fail, pass_context, print_json
 from postdesk.core.hours import parse_duration
-from postdesk.core.mail import Address
-from postdesk.features.requests import STATUSES as FEATURE_STATUSES
-from postdesk.features.requests import FeatureError, list_features, mark_feature, set_feature
 from postdesk.reports.stats import collect as collect_figures
-from postdesk.store.models import Contact, TriageEvent
+from postdesk.store.models import TriageEvent
 from postdesk.store.queries import ticket_detail
-from postdesk.tickets.record import contact_for
 
 
 @click.group("triage")
@@ -36,7 +27,7 @@ def triage_group() -> None:
 @pass_context
 def triage_explain(ctx: Context, number: int, as_json: bool) -> None:
     """Which address and rules decided a ticket's queue, priority, level and due time."""
-    with ctx.desk().store.transaction() as session:
+    with ctx.store().transaction() as session:
         detail = ticket_detail(session, number)
         events = session.execute(
             select(TriageEvent).where(TriageEvent.ticket_id == number).order_by(TriageEvent.id)
@@ -78,6 +69,8 @@ def _local(iso: str, zone: ZoneInfo) -> str:
 @pass_context
 def tickets_escalate(ctx: Context, number: int, reason: str) -> None:
     """Move a ticket to the next support level and notify that level's agents by mail."""
+    from postdesk.agents.escalation import EscalationError, escalate  # mails agents: the desk's templates
+
     desk = ctx.desk()
     try:
         with desk.store.transaction() as session:
@@ -88,119 +81,6 @@ def tickets_escalate(ctx: Context, number: int, reason: str) -> None:
         fail(str(error))
     told = ", ".join(done.notified) if done.notified else "nobody: no agent works there"
     click.echo(f"ticket {number}: level {done.level} in queue {done.queue}; notified {told}")
-
-
-@click.command("mark-feature")
-@click.argument("number", type=int)
-@click.option("--to", "request_id", type=int, help="Count it for this feature request (also: move it there).")
-@click.option("--new", is_flag=True, help="Count it as a new request of its own (also: split it off).")
-@pass_context
-def tickets_mark_feature(ctx: Context, number: int, request_id: int | None, new: bool) -> None:
-    """Count a ticket as a feature request: joining the most similar earlier one, else a new one."""
-    if request_id is not None and new:
-        fail("give --to or --new, not both")
-    desk = ctx.desk()
-    threshold = desk.settings.features.similarity
-    try:
-        with desk.store.transaction() as session:
-            marked = mark_feature(
-                session, number, datetime.now(UTC), threshold, by="cli", request_id=request_id, new=new
-            )
-    except FeatureError as error:
-        fail(str(error))
-    click.echo(f"ticket {number}: {marked.sentence()}")
-
-
-@click.group("features")
-def features_group() -> None:
-    """Feature requests customers asked for, and how often."""
-
-
-@features_group.command("list")
-@click.option("--status", type=click.Choice(FEATURE_STATUSES), help="Only requests in this status.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-@pass_context
-def features_list(ctx: Context, status: str | None, as_json: bool) -> None:
-    """Feature requests, most asked first."""
-    with ctx.desk().store.transaction() as session:
-        rows = list_features(session, status)
-    if as_json:
-        print_json(rows)
-        return
-    if not rows:
-        click.echo("no feature requests")
-        return
-    click.echo(f"{'ID':>4}  {'ASKED':>5}  {'STATUS':<8}  TITLE")
-    for row in rows:
-        click.echo(f"{row['id']:>4}  {row['count']:>5}  {row['status']:<8}  {row['title'][:70]}")
-        if row["reason"]:
-            click.echo(f"{'':>4}  {'':>5}  {'':<8}  reason: {row['reason']}")
-
-
-@features_group.command("set")
-@click.argument("request_id", type=int)
-@click.option("--status", type=click.Choice(FEATURE_STATUSES), help="New status.")
-@click.option("--reason", help="Why (needed for rejected); agents quote it to customers.")
-@click.option("--title", help="A better title.")
-@pass_context
-def features_set(
-    ctx: Context, request_id: int, status: str | None, reason: str | None, title: str | None
-) -> None:
-    """Change a feature request's status, reason or title."""
-    if status is None and reason is None and title is None:
-        fail("nothing to change: give --status, --reason or --title")
-    try:
-        with ctx.desk().store.transaction() as session:
-            request = set_feature(
-                session, request_id, datetime.now(UTC), status=status, reason=reason, title=title
-            )
-            said = f"feature request {request.id} {request.title!r}: {request.status}"
-            said += f" ({request.reason})" if request.reason else ""
-    except FeatureError as error:
-        fail(str(error))
-    click.echo(said)
-
-
-@click.group("contacts")
-def contacts_group() -> None:
-    """Customers the desk knows."""
-
-
-@contacts_group.command("set-vip")
-@click.argument("email")
-@click.option("--off", is_flag=True, help="No longer a VIP.")
-@pass_context
-def contacts_set_vip(ctx: Context, email: str, off: bool) -> None:
-    """Give a contact's mail at least [triage] vip_priority (the contact is created if new)."""
-    if "@" not in email:
-        fail(f"not a mail address: {email!r}")
-    with ctx.desk().store.transaction() as session:
-        contact = contact_for(session, Address(email=email.strip()), datetime.now(UTC))
-        contact.vip = not off
-    click.echo(f"{email.strip().lower()}: {'not a VIP' if off else 'VIP'}")
-
-
-@contacts_group.command("list")
-@click.option("--vip", "only_vip", is_flag=True, help="Only VIPs.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-@pass_context
-def contacts_list(ctx: Context, only_vip: bool, as_json: bool) -> None:
-    """Contacts, by address."""
-    with ctx.desk().store.transaction() as session:
-        query = select(Contact).order_by(Contact.email)
-        if only_vip:
-            query = query.where(Contact.vip.is_(True))
-        rows = [
-            {"email": c.email, "name": c.name, "vip": c.vip, "created_at": c.created_at.isoformat()}
-            for c in session.execute(query).scalars()
-        ]
-    if as_json:
-        print_json(rows)
-        return
-    for row in rows:
-        click.echo(f"{row['email']:<40}  {'VIP' if row['vip'] else '   '}  {row['name']}")
-    if not rows:
-        click.echo("no contacts")
 
 
 @click.command("stats")
@@ -222,7 +102,7 @@ def stats(ctx: Context, since: str, queue: str | None, as_json: bool, plot: Path
         start = _since(since, now, zone)
     except ValueError as error:
         fail(f"--since: {error}")
-    with ctx.desk().store.transaction() as session:
+    with ctx.store().transaction() as session:
         figures = collect_figures(session, since=start, until=now, timezone=zone, queue=queue)
     if plot is not None:
         from postdesk.reports.plot import plot as draw  # matplotlib loads only when a chart is wanted

@@ -10,20 +10,17 @@ import click
 
 from postdesk.cli.kit import Context, fail, pass_context, print_json
 from postdesk.core.mail import Address
+from postdesk.store.models import TriageEvent
 from postdesk.tickets.record import contact_for
 from postdesk.voicemail.audio import clock
+from postdesk.voicemail.callers import confirm_number
 from postdesk.voicemail.numbers import display, normalise
-from postdesk.voicemail.phones import set_phone
+from postdesk.voicemail.phones import SET_BY_AGENT
 from postdesk.voicemail.queries import NoCallback, contact_detail, mark_called, open_callbacks
 from postdesk.voicemail.transcribe import transcriber_for
 
 
-@click.group("contacts")
-def contacts() -> None:
-    """Contacts: their phone numbers and VIP status."""
-
-
-@contacts.command("set-phone")
+@click.command("set-phone")
 @click.argument("email")
 @click.argument("number")
 @click.option("--region", help="Region of a number without country code; default [voicemail] default_region.")
@@ -32,7 +29,9 @@ def contacts_set_phone(ctx: Context, email: str, number: str, region: str | None
     """Give the contact EMAIL the phone NUMBER, so their voicemails find their tickets.
 
     Any common way of writing it works: "030 1234567", "+49 30 1234567",
-    "0049301234567". A number set here wins over numbers learned from signatures.
+    "0049301234567". A number set here wins over numbers learned from signatures,
+    and confirms EMAIL as the caller of every callback ticket that only guessed
+    at who called from it.
     """
     if "@" not in email or any(char.isspace() for char in email):
         fail(f"{email!r} is not a mail address")
@@ -41,10 +40,16 @@ def contacts_set_phone(ctx: Context, email: str, number: str, region: str | None
     if e164 is None:
         fail(f"{number!r} is not a phone number (read in region {region})")
     now = datetime.now(UTC)
-    with ctx.desk().store.transaction() as session:
+    with ctx.store().transaction() as session:
         contact = contact_for(session, Address(email=email), now)
-        shared = set_phone(session, contact, e164, now)
+        shared, confirmed = confirm_number(session, contact, e164, SET_BY_AGENT, now)
+        for ticket_id in confirmed:
+            detail = f"caller confirmed: {contact.email} ({display(e164)}), by contacts set-phone"
+            event = TriageEvent(ticket_id=ticket_id, created_at=now, step="agent", name="cli", detail=detail)
+            session.add(event)
     click.echo(f"{email.lower()}: {display(e164)}")
+    for ticket_id in confirmed:
+        click.echo(f"ticket {ticket_id}: caller confirmed, the callback ticket is {email.lower()}'s now")
     if shared:
         click.echo(
             f"note: {display(e164)} is also the number of {', '.join(shared)}; flagged as a conflict "
@@ -53,13 +58,13 @@ def contacts_set_phone(ctx: Context, email: str, number: str, region: str | None
         )
 
 
-@contacts.command("show")
+@click.command("show")
 @click.argument("email")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 @pass_context
 def contacts_show(ctx: Context, email: str, as_json: bool) -> None:
     """One contact: phone numbers (set or learned, conflicts) and tickets."""
-    with ctx.desk().store.transaction() as session:
+    with ctx.store().transaction() as session:
         detail = contact_detail(session, email)
     if detail is None:
         fail(f"no contact {email}")
@@ -83,7 +88,7 @@ def contacts_show(ctx: Context, email: str, as_json: bool) -> None:
 @pass_context
 def tickets_callbacks(ctx: Context, as_json: bool) -> None:
     """Callers waiting for a call back (voicemail), the longest waiting first."""
-    with ctx.desk().store.transaction() as session:
+    with ctx.store().transaction() as session:
         rows = open_callbacks(session)
     if as_json:
         print_json(rows)
@@ -95,9 +100,11 @@ def tickets_callbacks(ctx: Context, as_json: bool) -> None:
     for row in rows:
         phone = row["phone_display"] or row["caller"] or "anonymous"
         urgent = "  URGENT" if row["priority"] == "urgent" else ""
+        guesses = " or ".join(caller["name"] or caller["email"] for caller in row["probable_callers"])
+        caller = row["caller_name"] or (f"probably {guesses}?" if guesses else "")
         click.echo(
             f"{row['ticket']:>8}  {row['since'][:16].replace('T', ' '):<16}  {phone[:18]:<18}  "
-            f"{row['caller_name'][:24]:<24}  {clock(row['duration_seconds']) or '?':>7}  "
+            f"{caller[:24]:<24}  {clock(row['duration_seconds']) or '?':>7}  "
             f"{row['voicemails']:>5}{urgent}"
         )
 
@@ -109,7 +116,7 @@ def tickets_callbacks(ctx: Context, as_json: bool) -> None:
 def tickets_called(ctx: Context, number: int, note: str | None) -> None:
     """Record that the caller of ticket NUMBER was called back."""
     try:
-        with ctx.desk().store.transaction() as session:
+        with ctx.store().transaction() as session:
             count = mark_called(session, number, note, datetime.now(UTC))
     except NoCallback as error:
         fail(str(error))

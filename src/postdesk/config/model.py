@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -303,6 +302,8 @@ HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 
 
 def _check_region(value: str) -> str:
+    import phonenumbers  # here, not at the top: its import is half of loading the settings
+
     region = value.strip().upper()
     if region not in phonenumbers.SUPPORTED_REGIONS:
         raise ValueError("expected a two-letter region code such as DE, AT, CH or US")
@@ -648,6 +649,10 @@ class AgentMailSettings(Section):
     # How-to-reply mails to one agent per hour (mail "from" an agent without
     # the agent's reply address is often forged: the how-to must not amplify it).
     max_howtos_per_hour: int = Field(default=1, ge=0)
+    # The customer's files and voicemail recordings go along with a notification
+    # up to this many bytes per mail; the rest are listed with their sizes, for
+    # `#files` or `postdesk tickets attachment`. 0: none attached.
+    attach_max_bytes: int = Field(default=10_000_000, ge=0)
 
     @model_validator(mode="after")
     def _trusted_id_given(self) -> AgentMailSettings:

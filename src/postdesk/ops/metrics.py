@@ -29,7 +29,9 @@ log = logging.getLogger(__name__)
 
 class Metrics(Protocol):
     def received(self, listener: str, outcome: str) -> None:
-        """A message over LISTENER (smtp, lmtp) ended in OUTCOME (stored, tempfail, too_large, error)."""
+        """A message over LISTENER (smtp, lmtp) ended in OUTCOME.
+
+        OUTCOME: stored, tempfail, too_large, not_a_mail, error, unknown_recipient, busy."""
 
     def stage_seconds(self, stage: str, seconds: float) -> None:
         """Pipeline stage STAGE took SECONDS for one message."""

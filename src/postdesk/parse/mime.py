@@ -33,6 +33,7 @@ from resiliparse.parse.html import HTMLTree
 
 from postdesk.core.mail import Address, Attachment, Mail
 from postdesk.parse.hidden import drop_hidden
+from postdesk.parse.is_mail import HEADER_LINE
 
 _T = TypeVar("_T")
 
@@ -88,9 +89,6 @@ LATIN_CODECS = frozenset(
 FALLBACK_CHARSET = "windows-1252"
 
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=")
-# A line that starts a header (or an mbox "From " line), for repairing broken
-# header blocks; stricter than RFC 5322 so that prose is not mistaken for one.
-_HEADER_LINE = re.compile(rb"(?:From |[A-Za-z0-9][A-Za-z0-9_.-]*[ \t]*:(?:[ \t]|\r?\n|$))")
 _EIGHT_BIT_RUN = re.compile(rb"[\x80-\xff]{3,}")
 _FOLD = re.compile(r"[ \t]*\r?\n[ \t]*|\r")
 _BRACKETED_ID = re.compile(r"<([^<>]*)>")
@@ -291,7 +289,7 @@ def _repair_header_block(raw: bytes) -> tuple[bytes, str] | None:
     """
     lines = raw.splitlines(keepends=True)
     end = next((i for i, line in enumerate(lines) if not line.strip()), len(lines))
-    is_header = [bool(_HEADER_LINE.match(line)) for line in lines[:end]]
+    is_header = [bool(HEADER_LINE.match(line)) for line in lines[:end]]
     count = sum(is_header)
     if count < 3 or 2 * count < end:
         return None

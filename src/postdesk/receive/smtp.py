@@ -5,10 +5,12 @@ for its commit, so the event loop never blocks on the database. Any failure
 to store answers 451 (the sender keeps the mail and retries), never a 5xx:
 an unhandled exception would turn into a permanent bounce.
 
-Three limits keep a public listener honest (docs/postfix.md, docs/operations.md):
+Four limits keep a public listener honest (docs/postfix.md, docs/operations.md):
 - recipients: only the desk's own addresses (`core.recipients`); any other
   gets `550 5.1.1` at RCPT, so nothing is stored for it;
 - sessions: over `max_sessions` open connections, a new one gets `421` at connect;
+- content: input that is no mail at all (`parse.is_mail`) gets `550 5.6.0`
+  after DATA and is not stored;
 - memory: DATA moves to a temporary file as it arrives once it is past
   `SPOOL_IN_MEMORY_BYTES`, and lines of any length up to the message limit
   are taken piece by piece, never refused with aiosmtpd's `500 Line too long`.
@@ -26,6 +28,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
 from postdesk.core.recipients import OwnRecipients, is_ours
 from postdesk.ops.metrics import Metrics, NoMetrics
+from postdesk.parse.is_mail import SNIFF_BYTES, not_a_mail
 from postdesk.receive.spool import Received, Spooled, SpoolWriter
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,9 @@ TEMPFAIL = "451 4.3.0 Message not stored, please try again later"
 UNKNOWN_RECIPIENT = "550 5.1.1 mailbox unknown"
 BUSY = b"421 4.7.0 too busy, try later\r\n"
 TOO_LARGE = "552 5.3.4 Error: Too much mail data"
+# Followed by the reason: 5.6.0 "other or undefined media error" (RFC 3463), a
+# permanent refusal of the content itself, so the sending server bounces it.
+NOT_A_MAIL = "550 5.6.0"
 # A message up to this size stays in memory while it arrives; a larger one
 # goes on to a temporary file (20 sessions of 20 MB held ~1 GB in memory
 # before; docs/benchmarks.md, "Concurrent large messages").
@@ -162,10 +168,16 @@ class _DeskSession(SMTP):
         if received is None:  # the connection ended before the final dot
             return
         size, content = received
+        refusal = None
         if self.data_size_limit and size > self.data_size_limit:
+            refusal = TOO_LARGE
+        elif (why := not_a_mail(_head(content))) is not None:
+            refusal = f"{NOT_A_MAIL} {why}"
+            self.event_handler.metrics.received(self.event_handler.via, "not_a_mail")
+        if refusal is not None:
             if not isinstance(content, bytes):
                 content.close()
-            reply = self.event_handler.per_recipient(TOO_LARGE, self.envelope)
+            reply = self.event_handler.per_recipient(refusal, self.envelope)
         else:
             reply = await self.event_handler.store(self.envelope, content, size)
         self._set_post_data_state()
@@ -226,6 +238,16 @@ class _DeskSession(SMTP):
         if status[:4] in ("552 ", b"552 "):
             self.event_handler.metrics.received(self.event_handler.via, "too_large")
         await super().push(status)
+
+
+def _head(content: bytes | IO[bytes]) -> bytes:
+    """What `not_a_mail` reads of a message: all of it in memory, the start of a spooled one."""
+    if isinstance(content, bytes):
+        return content
+    content.seek(0)
+    head = content.read(SNIFF_BYTES + 1)  # one more byte: the message goes on past what is read
+    content.seek(0)
+    return head
 
 
 class DeskSMTP(_DeskSession):

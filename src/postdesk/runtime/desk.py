@@ -19,7 +19,8 @@ from postdesk.ops.metrics import Metrics, NoMetrics
 from postdesk.pipeline.stages.dedupe import build_index
 from postdesk.pipeline.worker import Processor
 from postdesk.store.meta import generated_secret
-from postdesk.store.migrate import require_current, upgrade
+from postdesk.store.migrate import upgrade
+from postdesk.store.schema import require_current
 from postdesk.store.session import Store, open_store
 from postdesk.templates.render import MailTemplates
 

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
+from postdesk.store.schema import SchemaOutOfDate, current_revisions, require_current
 from postdesk.store.session import Store
 
 SCRIPT_LOCATION = "postdesk.store:migrations"
-
-
-class SchemaOutOfDate(Exception):
-    """The database is older (or newer) than this version of postdesk."""
 
 
 def _config() -> Config:
@@ -25,11 +21,6 @@ def _config() -> Config:
 
 def head_revisions() -> set[str]:
     return set(ScriptDirectory.from_config(_config()).get_heads())
-
-
-def current_revisions(store: Store) -> set[str]:
-    with store.engine.connect() as connection:
-        return set(MigrationContext.configure(connection).get_current_heads())
 
 
 # PostgreSQL advisory lock key ("pdmigrat"): one migration at a time per database.
@@ -48,14 +39,4 @@ def upgrade(store: Store, revision: str = "heads") -> None:
         command.upgrade(config, revision)
 
 
-def require_current(store: Store) -> None:
-    """Raise SchemaOutOfDate unless the database is at the code's schema."""
-    current, heads = current_revisions(store), head_revisions()
-    if current == heads:
-        return
-    if not current:
-        raise SchemaOutOfDate("the database has no postdesk schema yet: run 'postdesk db upgrade'")
-    raise SchemaOutOfDate(
-        f"the database schema is at {', '.join(sorted(current))}, this postdesk needs "
-        f"{', '.join(sorted(heads))}: run 'postdesk db upgrade'"
-    )
+__all__ = ["SchemaOutOfDate", "current_revisions", "head_revisions", "require_current", "upgrade"]

@@ -312,6 +312,27 @@ class ContactPhone(Base):
     created_at: Mapped[datetime]
 
 
+class CallerHint(Base):
+    """A contact a callback ticket's caller probably is, not yet confirmed.
+
+    The calling number was only learned from that contact's mail signature,
+    and anyone can write any number into a signature: until an agent
+    confirms the caller (docs/voicemail.md), the ticket is not the
+    contact's, nothing about the call is mailed to them and agents' replies
+    on it are held. Confirming deletes the ticket's hints; the confirmation
+    itself is recorded on `ContactPhone.source` and as a triage event.
+    """
+
+    __tablename__ = "caller_hints"
+    __table_args__ = (UniqueConstraint("ticket_id", "contact_id", name="uq_caller_hints_ticket_contact"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    number: Mapped[str] = mapped_column(String(32), index=True)  # E.164, the number that called
+    created_at: Mapped[datetime]
+
+
 class Voicemail(Base):
     """A voicemail recording received from the phone system, on the caller's ticket."""
 

@@ -25,6 +25,7 @@ AUTOMATIC_KINDS = frozenset(
         "agent_notification",
         "agent_command_error",
         "agent_howto",
+        "agent_files",
         "bounce_notice",
     }
 )

@@ -17,11 +17,11 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
-# PostgreSQL's equivalent of the busy timeout, and a bound for any one
-# statement (the longest, a migration's index build on a big table, stays far below).
-POSTGRESQL_LOCK_TIMEOUT_MS = 30_000
-POSTGRESQL_STATEMENT_TIMEOUT_MS = 600_000
+from postdesk.store.timeouts import (
+    POSTGRESQL_LOCK_TIMEOUT_MS,
+    POSTGRESQL_STATEMENT_TIMEOUT_MS,
+    SQLITE_BUSY_TIMEOUT_MS,
+)
 
 
 @dataclass(frozen=True)

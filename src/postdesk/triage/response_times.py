@@ -159,8 +159,12 @@ def waiting_times(
     for created, answered_at in rows:
         distance = abs(created.astimezone(hours.timezone).hour - hour)
         if min(distance, 24 - distance) <= HOUR_SPREAD:
-            end = answered_at if answered_at is not None else until
-            sample.append(Waited(hours.between(created, end), answered_at is not None))
+            # Answered only later than UNTIL is still waiting as of UNTIL: the
+            # figure is what the desk knew then (a preview of an old mail's
+            # acknowledgement says what that mail was told).
+            answered = answered_at is not None and answered_at <= until
+            end = answered_at if answered and answered_at is not None else until
+            sample.append(Waited(hours.between(created, end), answered))
     return sample
 
 

@@ -15,6 +15,8 @@ class Call:
     number_text: str = ""  # the number as written ("030 1234567", or an extension "201")
     name: str = ""
     contact_id: int | None = None  # the known caller's contact; None: unknown or anonymous
+    # Contacts the number was only learned for (voicemail/callers.py): a guess, never the caller.
+    probable: tuple[int, ...] = ()
     urgent: bool = False
     text_seconds: float | None = None  # the duration the mail's text states
 

@@ -2,8 +2,11 @@
 
 Nothing is overwritten. A number that turns up for a second contact is kept
 for both and both rows are flagged `conflict` (and logged). Looking a
-caller up, numbers an agent set win over learned ones; a number that still
-points at more than one contact identifies nobody.
+caller up, numbers an agent set (or confirmed) win over learned ones; a
+number that still points at more than one contact identifies nobody. A
+number that was only ever learned identifies nobody either: anyone can
+write any number into a signature, so its contacts are only the caller's
+`probable` ones (voicemail/callers.py).
 """
 
 from __future__ import annotations
@@ -26,18 +29,23 @@ SET_BY_AGENT = "set by agent"
 
 @dataclass(frozen=True, slots=True)
 class Lookup:
-    """Who has a number: the one contact it identifies, or the several it is shared by."""
+    """Who has a number: the one contact an agent gave it, the several agents gave it
+    (`shared_by`), or the contacts it was only learned for (`probable`)."""
 
     contact: Contact | None
     shared_by: tuple[str, ...] = ()
+    probable: tuple[Contact, ...] = ()
 
 
-def set_phone(session: Session, contact: Contact, number: str, now: datetime) -> tuple[str, ...]:
-    """Give CONTACT the E.164 NUMBER as set by an agent; returns others who have it too."""
+def set_phone(
+    session: Session, contact: Contact, number: str, now: datetime, source: str = SET_BY_AGENT
+) -> tuple[str, ...]:
+    """Give CONTACT the E.164 NUMBER as set (or confirmed) by an agent, SOURCE saying so;
+    returns others who have it too."""
     row = _row(session, contact.id, number)
     if row is None:
-        row = _insert(session, contact.id, number, learned=False, source=SET_BY_AGENT, now=now)
-    row.learned, row.source = False, SET_BY_AGENT
+        row = _insert(session, contact.id, number, learned=False, source=source, now=now)
+    row.learned, row.source = False, source
     return _flag_shared(session, contact, number)
 
 
@@ -64,10 +72,15 @@ def lookup(session: Session, number: str) -> Lookup:
         select(ContactPhone.contact_id, ContactPhone.learned).where(ContactPhone.number == number)
     ).all()
     set_by_agents = {contact_id for contact_id, learned in rows if not learned}
-    candidates = set_by_agents or {contact_id for contact_id, _ in rows}
-    if len(candidates) == 1:
-        return Lookup(session.get_one(Contact, candidates.pop()))
-    emails = session.execute(select(Contact.email).where(Contact.id.in_(candidates))).scalars()
+    if not set_by_agents:
+        learned_by = {contact_id for contact_id, _ in rows}
+        found = session.execute(select(Contact).where(Contact.id.in_(learned_by)).order_by(Contact.email))
+        probable = tuple(found.scalars())
+        shared = tuple(contact.email for contact in probable) if len(probable) > 1 else ()
+        return Lookup(None, shared, probable)
+    if len(set_by_agents) == 1:
+        return Lookup(session.get_one(Contact, set_by_agents.pop()))
+    emails = session.execute(select(Contact.email).where(Contact.id.in_(set_by_agents))).scalars()
     return Lookup(None, tuple(sorted(emails)))
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from postdesk.store.models import Contact, Message, Ticket, Voicemail
+from postdesk.voicemail.callers import hints_of
 from postdesk.voicemail.numbers import display
 from postdesk.voicemail.phones import phones_of, sharers
 
@@ -35,6 +36,8 @@ def open_callbacks(session: Session) -> list[dict[str, Any]]:
         entry.update(_callback(ticket, customer, voicemail))
         entry["caller_name"] = entry["caller_name"] or named
         entry["voicemails"] += 1
+    for ticket_id, entry in waiting.items():
+        entry["probable_callers"] = [hint.as_dict() for hint in hints_of(session, ticket_id)]
     return sorted(waiting.values(), key=lambda entry: entry["since"])
 
 

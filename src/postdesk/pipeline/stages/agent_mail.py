@@ -12,6 +12,10 @@ pipeline for it (no triage, no acknowledgement):
   nothing posted and nothing run;
 - an agent's mail to the plain desk address: a new ticket when
   ``agents_may_open_tickets``, else a short how-to-reply mail to the agent.
+
+A reply on a callback ticket whose caller is only guessed (voicemail/callers.py)
+is held, and the agent told why, unless the same mail confirms the caller
+(``#confirm-caller``): the text would go to whoever wrote a number into a signature.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import logging
 from dataclasses import replace
 
 from postdesk.agents.auth import authenticated
-from postdesk.agents.commands import Problem, check_in_store, read_commands, run_commands
+from postdesk.agents.commands import CONFIRM_CALLER, Problem, check_in_store, read_commands, run_commands
 from postdesk.agents.directory import agent_by_address
 from postdesk.agents.mailing import COMMAND_ERROR_KIND, HOWTO_KIND, mail_agent, ticket_tag
 from postdesk.agents.merge import merged_target
@@ -36,6 +40,7 @@ from postdesk.store.models import Message, Participant, Ticket
 from postdesk.threads.lookup import find_thread
 from postdesk.threads.tokens import AGENT, ReplyToken, tokens_in, verify
 from postdesk.tickets.record import file_mail
+from postdesk.voicemail.callers import Hint, hints_of, is_unconfirmed
 
 log = logging.getLogger(__name__)
 
@@ -156,15 +161,31 @@ def _act(work: Work, env: StageEnv, ticket: Ticket, agent: AgentSettings) -> Wor
         kind = NOTE
     else:
         kind = REPLIED if read.text else COMMANDS_ONLY
-    filing = replace(work, ticket_id=ticket.id, kind=kind, threaded_by="agent_token")
+    confirming = tuple(c for c in read.commands if c.name == CONFIRM_CALLER)
+    held = kind == REPLIED and not confirming and is_unconfirmed(env.session, ticket.id)
+    filing = replace(work, ticket_id=ticket.id, kind=REJECTED if held else kind, threaded_by="agent_token")
     stored = file_mail(env.session, env.settings, env.now, filing)
     message = env.session.get_one(Message, stored.message_row_id)
     if problems:
         _report_problems(env, ticket, agent, problems)
         first = problems[0]
         return replace(stored, finished=f"agent {agent.email}: line {first.line}: {first.why}; nothing done")
+    if held:
+        hints = hints_of(env.session, ticket.id)
+        message.defects = [*message.defects, "not sent: the caller is not confirmed"]
+        _report_unconfirmed(env, ticket, agent, hints)
+        guesses = ", ".join(hint.email for hint in hints)
+        return replace(
+            stored,
+            finished=f"agent {agent.email}: reply not sent, the caller of ticket {ticket.id} is not confirmed"
+            f" (probably {guesses}); nothing done",
+        )
     message.text = read.text if kind != COMMANDS_ONLY else "\n".join(c.text for c in read.commands)
-    said = []
+    # The caller first: the reply in the same mail then goes to them.
+    said = run_commands(
+        env.session, env.settings, env.templates, env.secret, ticket, confirming, agent, env.now
+    )
+    others = tuple(c for c in read.commands if c.name != CONFIRM_CALLER)
     if kind == REPLIED:
         # Files go along; inline parts (signature logos) belong to the agent's HTML, which is not sent.
         files = tuple(a for a in mail.attachments if not a.inline)
@@ -174,7 +195,7 @@ def _act(work: Work, env: StageEnv, ticket: Ticket, agent: AgentSettings) -> Wor
         said.append("reply sent to the customer")
     elif kind == NOTE:
         said.append("internal note")
-    said += run_commands(env.session, env.settings, env.templates, ticket, read.commands, agent, env.now)
+    said += run_commands(env.session, env.settings, env.templates, env.secret, ticket, others, agent, env.now)
     return replace(
         stored, finished=f"agent {agent.email} on ticket {ticket.id}: {'; '.join(said) or 'nothing to do'}"
     )
@@ -194,4 +215,21 @@ def _report_problems(env: StageEnv, ticket: Ticket, agent: AgentSettings, proble
         tag=ticket_tag(env.settings, ticket.number),
         subject=ticket.subject,
         problems=[problem.as_context() for problem in problems],
+    )
+
+
+def _report_unconfirmed(env: StageEnv, ticket: Ticket, agent: AgentSettings, hints: tuple[Hint, ...]) -> None:
+    mail_agent(
+        env.session,
+        env.settings,
+        env.templates,
+        agent,
+        template="agent_caller_unconfirmed",
+        kind=COMMAND_ERROR_KIND,
+        ticket_id=ticket.id,
+        now=env.now,
+        number=ticket.number,
+        tag=ticket_tag(env.settings, ticket.number),
+        subject=ticket.subject,
+        callers=[hint.as_dict() for hint in hints],
     )

@@ -7,12 +7,14 @@ from dataclasses import replace
 
 from postdesk.agents.directory import agents_to_notify
 from postdesk.agents.mailing import NOTIFICATION_KIND, mail_agent
-from postdesk.agents.notify import notification_context
+from postdesk.agents.notify import notification_context, notification_files
 from postdesk.core.kinds import MailKind
 from postdesk.core.work import Work
 from postdesk.deliver.limits import notification_limit
 from postdesk.pipeline.env import StageEnv
 from postdesk.store.models import Message, Ticket
+from postdesk.tickets.files import load
+from postdesk.voicemail.callers import hints_of
 
 NOTIFIED_KINDS = frozenset({MailKind.CUSTOMER, MailKind.VOICEMAIL})
 
@@ -32,8 +34,22 @@ def notify_agents(work: Work, env: StageEnv) -> Work:
     # Over the limit a notification is held; the sender mails the held ones as a digest (agents/digest.py).
     limits = (notification_limit(env.settings.agent_mail, NOTIFICATION_KIND),)
     held = []
+    # The customer's files and voicemail recordings go along, up to [agents] attach_max_bytes.
+    enclosures = notification_files(env.session, env.settings, ticket, message)
+    enclosed = load(env.session, enclosures.attached)
+    callers = hints_of(env.session, ticket.id)
     for agent in agents:
-        context = notification_context(env.settings, env.secret, ticket, message, agent, work.new_ticket)
+        context = notification_context(
+            env.session,
+            env.settings,
+            env.secret,
+            ticket,
+            message,
+            agent,
+            work.new_ticket,
+            enclosures,
+            callers,
+        )
         limit = mail_agent(
             env.session,
             env.settings,
@@ -47,6 +63,7 @@ def notify_agents(work: Work, env: StageEnv) -> Work:
             references=(message.message_id,),
             limits=limits,
             metrics=env.metrics,
+            enclosed=enclosed,
             **context,
         )
         if limit is not None:

@@ -13,19 +13,14 @@ from dataclasses import replace
 
 from postdesk.agents.directory import agent_by_address
 from postdesk.core.kinds import MailKind
-from postdesk.core.mail import Mail
 from postdesk.core.work import Work
-from postdesk.deliver.compose import Outgoing, automatic_answer, with_tag
+from postdesk.deliver.acknowledgement import ACK_TEMPLATE, acknowledgement_mail
 from postdesk.deliver.limits import customer_limits, enqueue_limited
 from postdesk.deliver.loopguard import auto_reply_allowed
-from postdesk.faq.suggest import Suggestion, find_suggestions
 from postdesk.pipeline.env import StageEnv
 from postdesk.store.models import Ticket
-from postdesk.templates.render import quote_text
-from postdesk.threads.tokens import make_token, reply_address
-from postdesk.triage.response_times import expected_response
 
-ACK_KIND = "acknowledgement"
+ACK_KIND = ACK_TEMPLATE  # the outbox kind is the template's name
 
 
 def acknowledge(work: Work, env: StageEnv) -> Work:
@@ -42,7 +37,17 @@ def acknowledge(work: Work, env: StageEnv) -> Work:
     ticket = env.session.get_one(Ticket, work.ticket_id)
     held = enqueue_limited(
         env.session,
-        acknowledgement_mail(mail, ticket, env),
+        acknowledgement_mail(
+            mail,
+            ticket,
+            session=env.session,
+            settings=env.settings,
+            secret=env.secret,
+            templates=env.templates,
+            now=env.now,
+            faq=env.resources.faq,
+            waits=env.resources.typical_waits,
+        ),
         customer_limits(env.settings.replies),
         env.metrics,
         ticket_id=ticket.id,
@@ -53,49 +58,3 @@ def acknowledge(work: Work, env: StageEnv) -> Work:
     if held is not None:
         return replace(work, notes=work.note(f"acknowledgement held: limit {held.name} ({held.key}) reached"))
     return replace(work, notes=work.note("acknowledgement queued"))
-
-
-def acknowledgement_mail(mail: Mail, ticket: Ticket, env: StageEnv) -> Outgoing:
-    desk = env.settings.desk
-    tag = f"{desk.ticket_tag}{ticket.number}"
-    reply_to = reply_address(desk.address, make_token(env.secret, ticket.id))
-    assert mail.from_ is not None  # the loop guard refuses mail without a sender
-    rendered = env.templates.render(
-        ACK_KIND,
-        ticket.language,
-        desk_name=desk.name,
-        number=ticket.number,
-        tag=tag,
-        subject=mail.subject,
-        customer_name=mail.from_.name,
-        quoted=quote_text(mail.text, env.settings.replies.quote_chars),
-        reply_address=reply_to,
-        expected_response=expected_response(
-            env.session,
-            env.settings,
-            queue=ticket.queue,
-            priority=ticket.priority,
-            now=env.now,
-            language=ticket.language,
-            cache=env.resources.typical_waits,
-        ),
-        faq=faq_suggestions(mail, ticket, env),
-    )
-    return automatic_answer(
-        mail,
-        desk_name=desk.name,
-        desk_address=desk.address,
-        subject=with_tag(rendered.subject, tag),
-        body=rendered.body,
-        kind="ack",
-        now=env.now,
-        reply_to=reply_to,
-        language=ticket.language,
-    )
-
-
-def faq_suggestions(mail: Mail, ticket: Ticket, env: StageEnv) -> tuple[Suggestion, ...]:
-    """FAQ entries that may already answer the mail (docs/faq.md); () when none is good enough."""
-    if env.resources.faq is None:
-        return ()
-    return find_suggestions(env.resources.faq, mail.subject, mail.text, ticket.language, env.settings.faq)

@@ -10,6 +10,9 @@ from postdesk.core.work import Work
 from postdesk.pipeline.env import StageEnv
 from postdesk.store.models import Message
 
+# How a repeated delivery "found" its ticket, in the log line and its JSON form.
+REPEATED_DELIVERY = "repeated_delivery"
+
 # Built once: SQLAlchemy then finds its compiled form without re-walking the statement.
 _STORED_WITH_KEY = select(Message.id, Message.ticket_id).where(Message.dedupe_key == bindparam("key"))
 
@@ -22,5 +25,7 @@ def skip_repeated_delivery(work: Work, env: StageEnv) -> Work:
     return replace(
         work,
         ticket_id=earlier.ticket_id,
+        # Not "new" (Work's default): the log line would call the ticket new.
+        threaded_by=REPEATED_DELIVERY,
         finished=f"repeated delivery of message {earlier.id} on ticket {earlier.ticket_id}",
     )

@@ -3,7 +3,9 @@
 - `recognise_voicemail` (after classify): is this a phone system's voicemail
   mail? Then who called, and which ticket the recording belongs on: the
   known caller's newest open ticket, an unknown number's open callback
-  ticket, or a new one. It only reads; the store stage writes.
+  ticket, or a new one. A number only learned from signatures is unknown
+  here: its contacts are the call's `probable` callers. It only reads;
+  the store stage writes.
 - `file_voicemail` (after store): the recording's length and problems, the
   `voicemails` row, the ticket's callback flag and priority, and the mail
   to a known caller whose voicemail opened a new ticket.
@@ -46,10 +48,14 @@ def recognise_voicemail(work: Work, env: StageEnv) -> Work:
     call = read_call(mail, source, settings.default_region)
     found = lookup(env.session, call.number) if call.number else Lookup(None)
     contact = found.contact
-    call = replace(call, contact_id=contact.id if contact else None)
+    probable = tuple(c.id for c in found.probable)
+    call = replace(call, contact_id=contact.id if contact else None, probable=probable)
     notes = work.note(f"kind voicemail: from {caller_label(call)} via {source.name}")
     if found.shared_by:
         notes = (*notes, f"caller unknown: number shared by {', '.join(found.shared_by)}")
+    if found.probable:
+        guesses = ", ".join(c.email for c in found.probable)
+        notes = (*notes, f"caller not confirmed: number only learned from a signature, probably {guesses}")
     ticket_id = _callers_open_ticket(env, call)
     return replace(
         work.with_fact(call),

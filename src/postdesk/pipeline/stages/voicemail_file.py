@@ -1,11 +1,9 @@
 """The voicemail-file stage: the recording's length and problems, the callback flag,
-the mail to a known caller."""
+the mail to a known caller, the probable callers a guessed number names."""
 
 from __future__ import annotations
 
 from dataclasses import replace
-
-from sqlalchemy import select
 
 from postdesk.classify.kind import is_daemon_address, is_own_address
 from postdesk.core.kinds import MailKind
@@ -18,6 +16,7 @@ from postdesk.pipeline.stages.voicemail import (
 from postdesk.store.models import Contact, Message, Ticket, Voicemail
 from postdesk.voicemail.audio import RecordingCheck, check_recording, clock, recording_index
 from postdesk.voicemail.call import Call
+from postdesk.voicemail.callers import add_hints, usual_language
 from postdesk.voicemail.notify import VOICEMAIL_ACK, voicemail_acknowledgement
 
 
@@ -62,8 +61,11 @@ def file_voicemail(work: Work, env: StageEnv) -> Work:
     if work.new_ticket:
         ticket.subject = callback_subject(call, contact)
         if contact is not None:
-            ticket.language = _usual_language(env, contact, ticket)
+            ticket.language = usual_language(session, contact, ticket)
             notes = _acknowledge(env, ticket, contact, voicemail, notes)
+    if call.probable and call.number is not None:
+        add_hints(session, ticket.id, call.number, call.probable, env.now)
+        notes = (*notes, "nothing mailed to the probable caller until an agent confirms them")
     session.flush()
     return replace(work, notes=notes)
 
@@ -74,17 +76,6 @@ def _duration(check: RecordingCheck, call: Call) -> tuple[float | None, str]:
     if call.text_seconds is not None:
         return call.text_seconds, "text"
     return None, ""
-
-
-def _usual_language(env: StageEnv, contact: Contact, ticket: Ticket) -> str:
-    """The language of the contact's previous ticket: the phone system's mail says nothing about it."""
-    earlier = env.session.execute(
-        select(Ticket.language)
-        .where(Ticket.contact_id == contact.id, Ticket.id != ticket.id)
-        .order_by(Ticket.id.desc())
-        .limit(1)
-    ).scalar()
-    return earlier or ticket.language
 
 
 def _acknowledge(
