@@ -42,8 +42,8 @@ def test_the_worker_keeps_and_rebuilds_its_index(tmp_path: Path, databases) -> N
     desk.store.dispose()
 
 
-def _send(desk: InProcessDesk, subject: str, **headers: str) -> None:
-    mail = make_mail(sender="Kim <kim@customer.example>", subject=subject, body=BODY, **headers)
+def _send(desk: InProcessDesk, subject: str, body: str = BODY, **headers: str) -> None:
+    mail = make_mail(sender="Kim <kim@customer.example>", subject=subject, body=body, **headers)
     spool(desk.store, mail.as_bytes(), "kim@customer.example", ("support@example.com",))
 
 
@@ -79,8 +79,9 @@ def test_a_mail_rolled_back_after_filing_leaves_the_index(tmp_path: Path, databa
         assert session.scalar(select(func.count()).select_from(DedupeEntry)) == 0
 
     # The same request in English (its acknowledgement renders): a new ticket, then a repeat merged on it.
-    _send(desk, "Postfach voll", Content_Language="en")
-    _send(desk, "Postfach voll!!!", Content_Language="en")
+    english = "Hello,\n\nmy mailbox is full and I do not get any mail any more.\n\nKind regards\nKim\n"
+    _send(desk, "Mailbox full", english)
+    _send(desk, "Mailbox full!!!", english)
     assert processor.process_pending() == 2
     with desk.store.read() as session:
         entries = session.execute(select(DedupeEntry.id, DedupeEntry.ticket_id)).all()

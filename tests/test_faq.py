@@ -11,7 +11,7 @@ from conftest import REPO, Desk
 from postdesk.config.model import FaqSettings
 from postdesk.faq.entries import FaqError, excerpt, load_folder, read_entry
 from postdesk.faq.evaluate import evaluate, load_mails, tune
-from postdesk.faq.index import FaqIndex, guess_language
+from postdesk.faq.index import FaqIndex
 from postdesk.faq.suggest import find_suggestions
 
 FAQ = REPO / "faq"
@@ -82,12 +82,6 @@ def test_stemming_finds_inflected_words(index: FaqIndex) -> None:
     [best, *_] = index.search("refunded money for returned boots", "en")
     assert best.entry.id == "en/refund"
     assert index.search("", "de") == [] and index.search("Passwort", "fr") == []
-
-
-def test_language_guess() -> None:
-    assert guess_language("Ich habe mein Passwort vergessen und komme nicht mehr rein", "en") == "de"
-    assert guess_language("Where is my parcel? I ordered it last week", "de") == "en"
-    assert guess_language("Passwort", "en") == "en"  # too little to tell: the default
 
 
 def test_quoted_history_and_signature_are_not_searched(index: FaqIndex) -> None:

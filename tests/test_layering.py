@@ -33,6 +33,7 @@ DOMAIN = frozenset(
         "dedupe",
         "triage",
         "features",
+        "language",
         "voicemail",
         "agents",
         "faq",

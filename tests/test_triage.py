@@ -38,10 +38,11 @@ def ticket_of(store, work) -> Ticket:
 
 
 def steps_of(store, ticket_id: int) -> list[tuple[str, str, str]]:
+    """Triage's steps; the language decision recorded beside them is tests/test_language.py's."""
     with store.transaction() as session:
         rows = session.execute(
             select(TriageEvent.step, TriageEvent.name, TriageEvent.detail)
-            .where(TriageEvent.ticket_id == ticket_id)
+            .where(TriageEvent.ticket_id == ticket_id, TriageEvent.step != "language")
             .order_by(TriageEvent.id)
         ).all()
     return [tuple(row) for row in rows]

@@ -9,7 +9,7 @@ import click
 
 from postdesk.cli.kit import Context, fail, pass_context, print_json
 from postdesk.faq.entries import FaqError, load_folder
-from postdesk.faq.index import FaqIndex, guess_language
+from postdesk.faq.index import FaqIndex
 from postdesk.faq.store import load_entries, save_entries
 
 
@@ -87,7 +87,20 @@ def faq_search(ctx: Context, text: str, lang: str | None, limit: int, as_json: b
     if not entries:
         fail("no FAQ entries are indexed: run `postdesk faq index` first")
     index = FaqIndex(entries)
-    language = lang or guess_language(text, settings.desk.language)
+    if lang is None:
+        from postdesk.language.detect import Detector, decide
+
+        decided = decide(
+            Detector(),
+            text,
+            None,
+            answered_in=desk.templates.languages_of("acknowledgement"),
+            desk_language=settings.desk.language,
+            fallback_language=settings.desk.fallback_language,
+        )
+        click.echo(f"language {decided.language} ({decided.reason}); --lang to choose", err=True)
+        lang = decided.language
+    language = lang
     hits = index.search(text, language, limit)
     suggested = {hit.entry.id for hit in index.suggest(text, language, settings.faq)}
     rows = [

@@ -53,6 +53,10 @@ TICKET_COMMANDS = {
         "Tickets, most urgent first: by priority, then by when the first answer is due.",
     ),
     "show": Lazy("postdesk.cli.tickets:tickets_show", "One ticket with all its messages."),
+    "set-language": Lazy(
+        "postdesk.cli.tickets:tickets_set_language",
+        "Answer ticket NUMBER in LANGUAGE from now on (any language the desk has templates for).",
+    ),
     "attachment": Lazy(
         "postdesk.cli.tickets:tickets_attachment",
         "List or save the files of ticket NUMBER: attachments and voicemail recordings, numbered from 1.",

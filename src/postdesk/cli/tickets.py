@@ -8,9 +8,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from postdesk.cli.kit import Context, fail, pass_context, print_json
-from postdesk.store.models import Ticket
+from postdesk.store.models import Ticket, TriageEvent
 from postdesk.store.queries import SORTS, STATUSES, list_tickets, ticket_detail
 from postdesk.tickets.files import StoredFile, load, pick, safe_filename, ticket_files
 
@@ -73,6 +75,7 @@ def tickets_show(ctx: Context, number: int, as_json: bool) -> None:
         detail = ticket_detail(session, number, ctx.settings.own_recipients)
         if detail is not None:
             detail["probable_callers"] = [hint.as_dict() for hint in hints_of(session, number)]
+            detail["language_reason"] = _language_reason(session, number)
     if detail is None:
         fail(f"no ticket {number}")
     if as_json:
@@ -80,6 +83,7 @@ def tickets_show(ctx: Context, number: int, as_json: bool) -> None:
         return
     click.echo(f"Ticket {detail['number']}: {detail['subject']}")
     click.echo(f"  status {detail['status']}, customer {detail['customer']}, opened {detail['created_at']}")
+    click.echo(f"  language {detail['language']} ({detail['language_reason'] or 'not recorded'})")
     if detail["spam_reason"]:
         said = "spam" if detail["status"] == "spam" else "released from spam (`tickets not-spam`), was"
         click.echo(f"  {said}: {detail['spam_reason']}")
@@ -114,6 +118,19 @@ def tickets_show(ctx: Context, number: int, as_json: bool) -> None:
             length = f", {seconds:.0f} s" if seconds is not None else ""
             click.echo(f"   voicemail from {call['number'] or call['caller'] or 'anonymous'}{length}")
         click.echo("   " + message["text"].strip().replace("\n", "\n   "))
+
+
+def _language_reason(session: Session, number: int) -> str:
+    """Why the ticket is in its language: the newest language decision recorded for it."""
+    return (
+        session.execute(
+            select(TriageEvent.detail)
+            .where(TriageEvent.ticket_id == number, TriageEvent.step == "language")
+            .order_by(TriageEvent.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        or ""
+    )
 
 
 @click.command("attachment")
@@ -181,3 +198,31 @@ def _free_name(folder: Path, name: str) -> Path:
         count += 1
         target = folder / f"{stem} ({count}){suffix}"
     return target
+
+
+@click.command("set-language")
+@click.argument("number", type=int)
+@click.argument("language")
+@pass_context
+def tickets_set_language(ctx: Context, number: int, language: str) -> None:
+    """Answer ticket NUMBER in LANGUAGE from now on (any language the desk has templates for)."""
+    import getpass
+    from datetime import UTC
+
+    from postdesk.templates.render import MailTemplates
+
+    settings = ctx.settings
+    override = Path(settings.templates.path) if settings.templates.path else None
+    languages = MailTemplates(override).languages_of("acknowledgement")
+    if language not in languages:
+        fail(f"no templates in {language!r}: the desk answers in {', '.join(languages)}")
+    with ctx.store().transaction() as session:
+        ticket = session.get(Ticket, number)
+        if ticket is None:
+            fail(f"no ticket {number}")
+        before, ticket.language = ticket.language, language
+        now = datetime.now(UTC)
+        ticket.updated_at = now
+        who = f"set by {getpass.getuser()} (tickets set-language), was {before}"
+        session.add(TriageEvent(ticket_id=number, created_at=now, step="language", name=language, detail=who))
+    click.echo(f"ticket {number}: language {before} → {language}")

@@ -60,6 +60,9 @@ class DeskSettings(Section):
     address: str = "support@example.com"
     name: str = "Example Support"
     language: Literal["de", "en"] = "de"
+    # A customer writing a language the desk has no templates for is answered in
+    # this one (a French customer of a German desk reads English sooner than German).
+    fallback_language: Literal["de", "en"] = "en"
     # HMAC key for reply tokens. Empty: a random key is generated once and
     # kept in the database, so tokens stay valid across restarts.
     secret: str = ""

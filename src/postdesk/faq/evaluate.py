@@ -71,13 +71,11 @@ def load_mails(path: Path) -> tuple[LabelledMail, ...]:
     )
 
 
-def evaluate(
-    index: FaqIndex, mails: Iterable[LabelledMail], settings: FaqSettings, default_language: str = "de"
-) -> Scores:
+def evaluate(index: FaqIndex, mails: Iterable[LabelledMail], settings: FaqSettings) -> Scores:
     mails = tuple(mails)
     suggested = correct = answered = silent = 0
     for mail in mails:
-        found = {s.id for s in find_suggestions(index, mail.subject, mail.text, default_language, settings)}
+        found = {s.id for s in find_suggestions(index, mail.subject, mail.text, mail.language, settings)}
         suggested += len(found)
         correct += len(found & mail.answers)
         answered += bool(found & mail.answers)

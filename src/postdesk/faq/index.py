@@ -46,21 +46,6 @@ class Analyzer:
         return self._stemmer.stemWords(words)
 
 
-def guess_language(text: str, default: str) -> str:
-    """'de' or 'en' by which language's stop words the text uses more; DEFAULT when it is unclear."""
-    words = _WORD.findall(text.lower())
-    # Words both lists hold ("in", "was", "will") say nothing about the language.
-    shared = _STOPWORDS["de"] & _STOPWORDS["en"]
-    counts = {
-        language: sum(word in _STOPWORDS[language] and word not in shared for word in words)
-        for language in LANGUAGES
-    }
-    ranked = sorted(counts.items(), key=lambda item: item[1], reverse=True)
-    (best, best_count), (_, runner_up) = ranked[0], ranked[1]
-    # Short or mixed text: keep the ticket's language rather than guess.
-    return best if best_count >= 2 and best_count >= 2 * runner_up else default
-
-
 def query_text(subject: str, new_text: str) -> str:
     """What is looked up: the subject without Re:/Fwd: and the newly written text."""
     return f"{without_prefixes(subject)}\n{new_text}"

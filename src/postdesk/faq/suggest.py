@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from postdesk.config.model import FaqSettings
 from postdesk.faq.entries import excerpt
-from postdesk.faq.index import FaqIndex, Hit, guess_language, query_text
+from postdesk.faq.index import FaqIndex, Hit, query_text
 from postdesk.parse.reply_text import split_reply
 
 
@@ -22,15 +22,14 @@ class Suggestion:
 
 
 def find_suggestions(
-    index: FaqIndex, subject: str, text: str, default_language: str, settings: FaqSettings
+    index: FaqIndex, subject: str, text: str, language: str, settings: FaqSettings
 ) -> tuple[Suggestion, ...]:
-    """The entries good enough to offer for a mail, in the mail's language; () when none is.
+    """The entries in LANGUAGE (the ticket's: postdesk.language) good enough to offer; () when none is.
 
     Only what the customer newly wrote is looked up: a quoted thread or a
     signature would match entries on words the customer never asked about.
     """
     new_text = split_reply(text).new_text
-    language = guess_language(f"{subject}\n{new_text}", default_language)
     hits = index.suggest(query_text(subject, new_text), language, settings)
     return tuple(_suggestion(hit, settings.excerpt_chars) for hit in hits)
 

@@ -2,7 +2,7 @@
 
     parse → classify → spam check                             (before the transaction)
     → voicemail → skip repeated delivery → spam → agent mail → thread → follow merges → bounce → dedupe
-    → triage → abuse reports → store → dedupe-file → voicemail-file → learn-phones
+    → language → triage → abuse reports → store → dedupe-file → voicemail-file → learn-phones
     → feature requests → respond → notify agents
 
 This page is the order. Each stage is a module of `postdesk.pipeline.stages`,
@@ -32,6 +32,7 @@ from postdesk.pipeline.stages import (
     dedupe_file,
     feature_requests,
     follow_merges,
+    language,
     learn_phones,
     notify_agents,
     parse,
@@ -61,6 +62,7 @@ STAGES: Sequence[tuple[str, Stage]] = (
     ("follow-merges", follow_merges.follow_merges),
     ("bounce", bounce.attach_bounce),
     ("dedupe", dedupe.dedupe),
+    ("language", language.decide_language),
     ("triage", triage.triage),
     ("abuse-reports", abuse_reports.file_abuse_report),
     ("store", store.record),

@@ -18,6 +18,7 @@ from postdesk.config.model import Settings
 from postdesk.core.work import Work
 from postdesk.dedupe.index import CandidateIndex
 from postdesk.faq.index import FaqIndex
+from postdesk.language.detect import Detector
 from postdesk.ops.metrics import Metrics, NoMetrics
 from postdesk.templates.render import MailTemplates
 from postdesk.triage.response_times import TypicalWaits
@@ -33,6 +34,8 @@ class Resources:
     dedupe_index: CandidateIndex | None = None
     # The acknowledgement's typical wait, memoised (None: always computed).
     typical_waits: TypicalWaits | None = None
+    # The language detector; its model loads on the first new ticket and stays.
+    language: Detector = field(default_factory=Detector)
 
 
 @dataclass(frozen=True, slots=True)

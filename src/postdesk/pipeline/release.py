@@ -20,10 +20,12 @@ from sqlalchemy import select
 from postdesk.core.work import Work
 from postdesk.dedupe.normalise import normalise_mail
 from postdesk.dedupe.rules import Decision, Pending
+from postdesk.language.detect import LanguageDecision
 from postdesk.parse.mime import parse_mail
 from postdesk.pipeline import run_stages
 from postdesk.pipeline.env import Stage, StageEnv
 from postdesk.pipeline.stages.dedupe_file import file_dedupe
+from postdesk.pipeline.stages.language import decide_language
 from postdesk.pipeline.stages.notify_agents import notify_agents
 from postdesk.pipeline.stages.respond import acknowledge
 from postdesk.store.inbound import read_inbound
@@ -63,6 +65,19 @@ def release(number: int, env: StageEnv) -> Work:
     triaged = decide(work, session, env.settings)
     for key, value in triaged.ticket_fields().items():
         setattr(ticket, key, value)
+    # Filed before the language stage ran: the language is decided now, as for any new ticket.
+    language = decide_language(work, env).fact(LanguageDecision)
+    if language is not None:
+        ticket.language = language.language
+        session.add(
+            TriageEvent(
+                ticket_id=ticket.id,
+                created_at=env.now,
+                step="language",
+                name=language.language,
+                detail=language.reason,
+            )
+        )
     ticket.status, ticket.updated_at = OPEN, env.now
     session.add_all(
         TriageEvent(ticket_id=ticket.id, created_at=env.now, step=step, name=name, detail=detail)

@@ -14,11 +14,12 @@ from sqlalchemy import select
 
 from postdesk.core.mail import Address
 from postdesk.core.work import Work
+from postdesk.language.detect import LanguageDecision
 from postdesk.parse.mime import parse_mail
 from postdesk.pipeline.env import StageEnv
 from postdesk.pipeline.stages.respond import acknowledge
 from postdesk.store.inbound import read_inbound
-from postdesk.store.models import DedupeEntry, DedupeLabel, Message
+from postdesk.store.models import DedupeEntry, DedupeLabel, Message, Ticket
 from postdesk.store.queries import DUPLICATE
 from postdesk.tickets.record import open_ticket
 from postdesk.triage.rules import decide
@@ -49,7 +50,10 @@ def unmerge(message_row_id: int, env: StageEnv) -> tuple[int, int]:
     triaged = decide(work, session, env.settings)
     work = work.with_fact(triaged)
     sender = mail.from_ or Address(email=message.from_email)
-    ticket = open_ticket(session, env.settings, env.now, mail, sender, triaged)
+    # The same customer's own words again: their ticket's language, decided then.
+    was = session.get_one(Ticket, message.ticket_id)
+    kept = LanguageDecision(was.language, f"kept from ticket {was.id}, which the mail was split from")
+    ticket = open_ticket(session, env.settings, env.now, mail, sender, triaged, kept)
     old_ticket = message.ticket_id
     message.ticket_id = ticket.id
     message.threaded_by = UNMERGED

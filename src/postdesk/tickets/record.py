@@ -19,6 +19,7 @@ from postdesk.core.kinds import MailKind
 from postdesk.core.mail import Address, Mail
 from postdesk.core.mail import Attachment as MailAttachment
 from postdesk.core.work import Work
+from postdesk.language.detect import LanguageDecision
 from postdesk.store.models import Attachment, Blob, Contact, Message, Participant, Ticket, TriageEvent
 from postdesk.store.portable import insert_ignoring_conflict
 from postdesk.store.rows import insert_row, insert_rows, update_loaded
@@ -37,7 +38,9 @@ def file_mail(session: Session, settings: Settings, now: datetime, work: Work) -
     sender = mail.from_ or Address(email=work.inbound.envelope_from or "unknown@invalid")
     if work.ticket_id is None:
         customer = work.customer or sender
-        ticket = open_ticket(session, settings, now, mail, customer, work.fact(Triaged))
+        ticket = open_ticket(
+            session, settings, now, mail, customer, work.fact(Triaged), work.fact(LanguageDecision)
+        )
         new_ticket = True
     else:
         ticket = session.get_one(Ticket, work.ticket_id)
@@ -92,25 +95,30 @@ def open_ticket(
     mail: Mail,
     customer: Address,
     triaged: Triaged | None,
+    language: LanguageDecision | None = None,
 ) -> Ticket:
-    """A new ticket for MAIL, CUSTOMER its customer, with TRIAGED's queue, priority and reasons."""
+    """A new ticket for MAIL, CUSTOMER its customer, with TRIAGED's queue, priority and reasons,
+    in LANGUAGE (the language stage's decision; without one, Content-Language or the desk's)."""
     contact = contact_for(session, customer, now)
+    if language is None:
+        declared = ticket_language(mail, settings.desk.language)
+        language = LanguageDecision(declared, "not detected: Content-Language or desk default")
     ticket = Ticket(
         subject=mail.subject,
         status="open",
         contact_id=contact.id,
-        language=ticket_language(mail, settings.desk.language),
+        language=language.language,
         created_at=now,
         updated_at=now,
         **(triaged.ticket_fields() if triaged else {}),
     )
     session.add(ticket)
     session.flush()
-    if triaged:
-        session.add_all(
-            TriageEvent(ticket_id=ticket.id, created_at=now, step=step, name=name, detail=detail)
-            for step, name, detail in triaged.hits
-        )
+    hits = [("language", language.language, language.reason), *(triaged.hits if triaged else ())]
+    session.add_all(
+        TriageEvent(ticket_id=ticket.id, created_at=now, step=step, name=name, detail=detail)
+        for step, name, detail in hits
+    )
     # A new ticket has no participants yet: no need to look any up.
     own = settings.own_addresses
     people = {customer.key: "customer"}

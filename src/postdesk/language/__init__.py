@@ -1,0 +1,1 @@
+"""Which language a customer writes in: one decision per ticket (detect.py)."""
