@@ -100,21 +100,20 @@ def open_ticket(
     """A new ticket for MAIL, CUSTOMER its customer, with TRIAGED's queue, priority and reasons,
     in LANGUAGE (the language stage's decision; without one, Content-Language or the desk's)."""
     contact = contact_for(session, customer, now)
-    if language is None:
-        declared = ticket_language(mail, settings.desk.language)
-        language = LanguageDecision(declared, "not detected: Content-Language or desk default")
     ticket = Ticket(
         subject=mail.subject,
         status="open",
         contact_id=contact.id,
-        language=language.language,
+        # Mail no customer wrote (spam, a phone system's) has no language decided for it.
+        language=language.language if language else ticket_language(mail, settings.desk.language),
         created_at=now,
         updated_at=now,
         **(triaged.ticket_fields() if triaged else {}),
     )
     session.add(ticket)
     session.flush()
-    hits = [("language", language.language, language.reason), *(triaged.hits if triaged else ())]
+    hits = [("language", language.language, language.reason)] if language else []
+    hits += triaged.hits if triaged else ()
     session.add_all(
         TriageEvent(ticket_id=ticket.id, created_at=now, step=step, name=name, detail=detail)
         for step, name, detail in hits
