@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -68,7 +69,7 @@ def triage_rules(ctx: Context, as_json: bool) -> None:
     from postdesk.triage.defaults import CONFIG, effective_rules
 
     config = str(ctx.config_path) if ctx.config_path else "environment"
-    rules = [
+    rules: list[dict[str, Any]] = [
         {
             "name": sourced.rule.name,
             "source": sourced.source,
