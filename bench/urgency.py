@@ -23,6 +23,7 @@ import tomllib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from common import CORPUS, REPO
 from postdesk.classify.kind import classify
@@ -58,7 +59,7 @@ def verdict(mail: Mail, triage: TriageSettings) -> Verdict:
     return Verdict(best, tuple(hits))
 
 
-def banking(corpus: Path, split: str, triage: TriageSettings) -> dict[str, object]:
+def banking(corpus: Path, split: str, triage: TriageSettings) -> dict[str, Any]:
     urgent = tomllib.loads(URGENT_TOPICS.read_text(encoding="utf-8"))["urgent"]
     with (corpus / "banking77" / f"{split}.csv").open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -93,7 +94,7 @@ def banking(corpus: Path, split: str, triage: TriageSettings) -> dict[str, objec
     }
 
 
-def zammad(corpus: Path, triage: TriageSettings) -> dict[str, object]:
+def zammad(corpus: Path, triage: TriageSettings) -> dict[str, Any]:
     boxes = sorted((corpus / "zammad" / "test" / "data" / "mail").glob("mail*.box"))
     flagged = []
     for box in boxes:
@@ -131,13 +132,13 @@ def main() -> None:
     print(
         f"  flagged high or above: {bank['flagged']}; precision {bank['precision']}, recall {bank['recall']}"
     )
-    for topic, recall in bank["recall_by_topic"].items():  # type: ignore[attr-defined]
+    for topic, recall in bank["recall_by_topic"].items():
         print(f"    {topic:<40} recall {recall}")
     for label in ("misses", "false_alarms"):
-        for line in bank[label][: args.show]:  # type: ignore[index]
+        for line in bank[label][: args.show]:
             print(f"  {label[:-2] if label == 'misses' else 'false alarm'}: {line}")
     print(f"zammad: {mails['mails']} mails, {mails['flagged']} flagged high or above")
-    for hit in mails["flagged_mails"]:  # type: ignore[attr-defined]
+    for hit in mails["flagged_mails"]:
         print(f"  {hit['file']}: {hit['priority']} {hit['subject']!r} [{', '.join(hit['rules'])}]")
 
 
