@@ -8,11 +8,16 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from postdesk.cli.kit import Context, fail, pass_context, print_json
-from postdesk.store.models import Ticket
+from postdesk.store.models import Ticket, TriageEvent
 from postdesk.store.queries import SORTS, STATUSES, list_tickets, ticket_detail
 from postdesk.tickets.files import StoredFile, load, pick, safe_filename, ticket_files
+
+# Triage steps that decide a priority; routing and due-time steps are `triage explain`'s.
+PRIORITY_STEPS = ("rule", "urgent", "vip", "follow-up")
 
 
 @click.command("list")
@@ -71,6 +76,7 @@ def tickets_show(ctx: Context, number: int, as_json: bool) -> None:
         detail = ticket_detail(session, number, ctx.settings.own_recipients)
         if detail is not None:
             detail["probable_callers"] = [hint.as_dict() for hint in hints_of(session, number)]
+            detail["priority_by"] = _priority_reasons(session, number)
     if detail is None:
         fail(f"no ticket {number}")
     if as_json:
@@ -78,6 +84,9 @@ def tickets_show(ctx: Context, number: int, as_json: bool) -> None:
         return
     click.echo(f"Ticket {detail['number']}: {detail['subject']}")
     click.echo(f"  status {detail['status']}, customer {detail['customer']}, opened {detail['created_at']}")
+    click.echo(f"  priority {detail['priority']}, queue {detail['queue']}")
+    for reason in detail["priority_by"]:
+        click.echo(f"    {reason['step']} {reason['name']}: {reason['detail']}")
     for caller in detail["probable_callers"]:
         click.echo(
             f"  caller not confirmed: probably {caller['email']}"
@@ -107,6 +116,16 @@ def tickets_show(ctx: Context, number: int, as_json: bool) -> None:
             length = f", {seconds:.0f} s" if seconds is not None else ""
             click.echo(f"   voicemail from {call['number'] or call['caller'] or 'anonymous'}{length}")
         click.echo("   " + message["text"].strip().replace("\n", "\n   "))
+
+
+def _priority_reasons(session: Session, number: int) -> list[dict[str, str]]:
+    """The triage steps that set or raised the priority (all steps: `triage explain`)."""
+    events = session.execute(
+        select(TriageEvent.step, TriageEvent.name, TriageEvent.detail)
+        .where(TriageEvent.ticket_id == number, TriageEvent.step.in_(PRIORITY_STEPS))
+        .order_by(TriageEvent.id)
+    ).all()
+    return [{"step": step, "name": name, "detail": detail} for step, name, detail in events]
 
 
 @click.command("attachment")
