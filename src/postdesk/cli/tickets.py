@@ -16,6 +16,9 @@ from postdesk.store.models import Ticket, TriageEvent
 from postdesk.store.queries import SORTS, STATUSES, list_tickets, ticket_detail
 from postdesk.tickets.files import StoredFile, load, pick, safe_filename, ticket_files
 
+# Triage steps that decide a priority; routing and due-time steps are `triage explain`'s.
+PRIORITY_STEPS = ("rule", "urgent", "vip", "follow-up")
+
 
 @click.command("list")
 @click.option("--status", type=click.Choice(STATUSES), help="Only tickets in this status.")
@@ -76,6 +79,7 @@ def tickets_show(ctx: Context, number: int, as_json: bool) -> None:
         if detail is not None:
             detail["probable_callers"] = [hint.as_dict() for hint in hints_of(session, number)]
             detail["language_reason"] = _language_reason(session, number)
+            detail["priority_by"] = _priority_reasons(session, number)
     if detail is None:
         fail(f"no ticket {number}")
     if as_json:
@@ -89,6 +93,9 @@ def tickets_show(ctx: Context, number: int, as_json: bool) -> None:
         click.echo(f"  {said}: {detail['spam_reason']}")
     if detail["forged_from"]:
         click.echo("  From forged (DMARC failed at the trusted server): no automatic mail goes to it")
+    click.echo(f"  priority {detail['priority']}, queue {detail['queue']}")
+    for reason in detail["priority_by"]:
+        click.echo(f"    {reason['step']} {reason['name']}: {reason['detail']}")
     for caller in detail["probable_callers"]:
         click.echo(
             f"  caller not confirmed: probably {caller['email']}"
@@ -118,6 +125,16 @@ def tickets_show(ctx: Context, number: int, as_json: bool) -> None:
             length = f", {seconds:.0f} s" if seconds is not None else ""
             click.echo(f"   voicemail from {call['number'] or call['caller'] or 'anonymous'}{length}")
         click.echo("   " + message["text"].strip().replace("\n", "\n   "))
+
+
+def _priority_reasons(session: Session, number: int) -> list[dict[str, str]]:
+    """The triage steps that set or raised the priority (all steps: `triage explain`)."""
+    events = session.execute(
+        select(TriageEvent.step, TriageEvent.name, TriageEvent.detail)
+        .where(TriageEvent.ticket_id == number, TriageEvent.step.in_(PRIORITY_STEPS))
+        .order_by(TriageEvent.id)
+    ).all()
+    return [{"step": step, "name": name, "detail": detail} for step, name, detail in events]
 
 
 def _language_reason(session: Session, number: int) -> str:

@@ -1,9 +1,11 @@
-"""Commands of triage, escalation and figures: `triage explain`, `tickets escalate`, `stats`."""
+"""Commands of triage, escalation and figures: `triage explain`, `triage rules`, `tickets escalate`,
+`stats`."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -57,6 +59,39 @@ def triage_explain(ctx: Context, number: int, as_json: bool) -> None:
     for step in steps:
         when = _local(step["created_at"], zone)
         click.echo(f"{when:<20}  {step['step']:<9}  {step['name'][:20]:<20}  {step['detail']}")
+
+
+@triage_group.command("rules")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@pass_context
+def triage_rules(ctx: Context, as_json: bool) -> None:
+    """The rules triage reads, top-down, and where each comes from (built-in or the config file)."""
+    from postdesk.triage.defaults import CONFIG, effective_rules
+
+    config = str(ctx.config_path) if ctx.config_path else "environment"
+    rules: list[dict[str, Any]] = [
+        {
+            "name": sourced.rule.name,
+            "source": sourced.source,
+            "file": config if sourced.source == CONFIG else "",
+            "match": sourced.rule.match.model_dump(exclude_defaults=True),
+            "set": sourced.rule.set.model_dump(exclude_defaults=True),
+        }
+        for sourced in effective_rules(ctx.settings.triage)
+    ]
+    if as_json:
+        print_json(rules)
+        return
+    if not rules:
+        click.echo("no triage rules ([triage] default_rules = false and none in the config)")
+        return
+    for rule in rules:
+        where = f"config {rule['file']}" if rule["file"] else rule["source"]
+        effect = ", ".join(f"{key} {value}" for key, value in rule["set"].items())
+        click.echo(f"{rule['name']}  ({where})  → {effect or 'nothing'}")
+        for key, value in rule["match"].items():
+            shown = ", ".join(f'"{v}"' for v in value) if isinstance(value, list | tuple) else f"/{value}/"
+            click.echo(f"    {key}: {shown}")
 
 
 def _local(iso: str, zone: ZoneInfo) -> str:

@@ -541,6 +541,9 @@ class TriageSettings(Section):
     management_queue: str = ""
     # Mail from a VIP contact gets at least this priority.
     vip_priority: Priority = "high"
+    # The desk's own urgency rules (outages, lock-outs, security, money at risk, "dringend"),
+    # read after `rules`; a rule here with the same name replaces the built-in one.
+    default_rules: bool = True
     rules: tuple[TriageRule, ...] = ()
 
     @field_validator("timezone")

@@ -5,11 +5,15 @@ For a mail that opens a ticket, in this order:
 1. **queue by address**: the first recipient (envelope, then To, then Cc)
    that is a queue's address routes the mail there; else `[triage]
    default_queue`;
-2. **rules** (`[[triage.rules]]`, read top-down): the first rule that sets a
+2. **rules** (`[[triage.rules]]`, read top-down, then the built-in urgency
+   rules of ``default_rules.toml`` that the config does not replace; all of
+   them read only what the customer newly wrote: subject and text without
+   quote and signature): the first rule that sets a
    queue moves the ticket there (unless its queue address has
    ``rules_reroute = false``), the first that sets a level sets it, and the
    priority is the highest any matching rule gives (``normal`` when none
-   sets one; a rule may also set ``low``);
+   sets one; a rule may also set ``low``); machine mail (bounces,
+   auto-replies, abuse reports) keeps ``normal`` whatever the rules say;
 3. the sender's **urgent** flag (an urgent voicemail) makes it urgent, and a
    **VIP** sender gets at least `[triage] vip_priority`;
 4. the **due time** of the first answer: `[sla] first_response` for that
@@ -37,10 +41,13 @@ from sqlalchemy.orm import Session
 
 from postdesk.config.model import PRIORITIES, QueueSettings, RuleMatch, Settings
 from postdesk.core.kinds import MACHINE_KINDS, MailKind
+from postdesk.core.mail import Mail
 from postdesk.core.work import Work
+from postdesk.parse.reply_text import split_reply
 from postdesk.store.models import Contact, Ticket
 from postdesk.store.responses import answered
 from postdesk.triage.decision import Triaged
+from postdesk.triage.defaults import effective_rules
 
 # Mail no person wrote, or that no one answers: no first-response due time.
 NO_ANSWER_KINDS = MACHINE_KINDS
@@ -72,13 +79,16 @@ def decide(work: Work, session: Session, settings: Settings) -> Triaged:
     queue, level, feature_rule = route.queue, 1, ""
     by_rules: str | None = None  # the highest priority a matching rule gives
     queue_set = level_set = False
-    text = f"{mail.subject}\n{mail.text}"
-    for rule in settings.triage.rules:
+    text = own_words(mail)
+    for sourced in effective_rules(settings.triage):
+        rule = sourced.rule
         matched = rule_matches(rule.match, mail.subject, text, mail.sender_email)
         if matched is None:
             continue
         effect, effects = rule.set, []
-        if effect.priority:
+        if effect.priority and work.kind in MACHINE_KINDS:
+            effects.append(f"priority {effect.priority} ignored: {work.kind} is machine mail")
+        elif effect.priority:
             if by_rules is None or rank(effect.priority) > rank(by_rules):
                 by_rules = effect.priority
                 effects.append(f"priority {by_rules}")
@@ -164,6 +174,15 @@ def base_address(address: str) -> str:
 def _recipients(work: Work) -> list[str]:
     assert work.mail is not None
     return [*work.inbound.recipients, *(a.email for a in (*work.mail.to, *work.mail.cc))]
+
+
+def own_words(mail: Mail) -> str:
+    """What rules read: the subject and what the sender newly wrote, without the thread
+    it quotes or the signature below it (a signature's "Notfall-Hotline" is no emergency)."""
+    new_text = split_reply(mail.text).new_text
+    # A quote with no "On … wrote:" above it stays in the new text (see reply_text.unquoted).
+    own = "\n".join(line for line in new_text.splitlines() if not line.lstrip().startswith(">"))
+    return f"{mail.subject}\n{own}"
 
 
 def rule_matches(match: RuleMatch, subject: str, text: str, sender: str) -> str | None:

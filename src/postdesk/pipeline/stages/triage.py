@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from postdesk.core.work import Work
-from postdesk.parse.reply_text import unquoted
 from postdesk.pipeline.env import StageEnv
 from postdesk.store.models import Ticket, TriageEvent
+from postdesk.triage.defaults import effective_rules
 from postdesk.triage.rules import (
     RAISING_KINDS,
     _due_detail,
@@ -16,6 +16,7 @@ from postdesk.triage.rules import (
     _raises,
     decide,
     first_response_due,
+    own_words,
     rank,
     rule_matches,
 )
@@ -38,8 +39,8 @@ def _follow_up(work: Work, env: StageEnv) -> Work:
     mail = work.mail
     assert mail is not None
     raises = list(_raises(work, session, settings))
-    text = f"{mail.subject}\n{unquoted(mail.text)}"
-    for rule in settings.triage.rules:
+    text = own_words(mail)
+    for rule in (sourced.rule for sourced in effective_rules(settings.triage)):
         if rule.set.priority and (matched := rule_matches(rule.match, mail.subject, text, mail.sender_email)):
             raises.append(("rule", rule.name, rule.set.priority, matched))
     best = max(raises, key=lambda r: rank(r[2]), default=None)
