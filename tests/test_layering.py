@@ -3,7 +3,7 @@
     core/      imports nothing else of postdesk
     store/     imports only core/ and config/
     domain     (parse, classify, threads, tickets, dedupe, triage, features,
-               voicemail, agents, faq, templates, reports, deliver) never
+               voicemail, agents, faq, templates, reports, deliver, privacy) never
                imports pipeline/, receive/, runtime/ or cli/
     and no two packages import each other, directly or around a circle.
 
@@ -39,6 +39,7 @@ DOMAIN = frozenset(
         "templates",
         "reports",
         "deliver",
+        "privacy",
     }
 )
 ABOVE_DOMAIN = frozenset({"pipeline", "receive", "runtime", "cli"})

@@ -79,6 +79,10 @@ TICKET_COMMANDS = {
 }
 
 CONTACT_COMMANDS = {
+    "export": Lazy(
+        "postdesk.cli.privacy:contacts_export",
+        "Write everything the desk holds about EMAIL to a JSON file, with its raw mails and files in a zip.",
+    ),
     "list": Lazy("postdesk.cli.contacts:contacts_list", "Contacts, by address."),
     "set-phone": Lazy(
         "postdesk.cli.voicemail:contacts_set_phone",

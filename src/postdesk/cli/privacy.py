@@ -1,0 +1,37 @@
+"""`postdesk contacts export` and `contacts erase`, and `postdesk retention run` (docs/privacy.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from postdesk.cli.kit import Context, fail, pass_context
+
+
+@click.command("export")
+@click.argument("email")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The JSON file to write (default: EMAIL.json here); the zip goes beside it.",
+)
+@pass_context
+def contacts_export(ctx: Context, email: str, out: Path | None) -> None:
+    """Write everything the desk holds about EMAIL to a JSON file, with its raw mails and files in a zip."""
+    from postdesk.privacy.export import export_person, write_export
+
+    if "@" not in email:
+        fail(f"not a mail address: {email!r}")
+    target = out or Path(f"{email.strip().lower()}.json")
+    with ctx.store().read() as session:
+        export = export_person(session, email)
+    if not export.document["messages"] and export.document["contact"] is None:
+        fail(f"the desk holds nothing about {email.strip().lower()}")
+    try:
+        archive = write_export(export, target)
+    except OSError as error:
+        fail(f"cannot write the export: {error}")
+    click.echo(
+        f"{target} and {archive}: {len(export.document['messages'])} messages, {len(export.files)} files"
+    )
