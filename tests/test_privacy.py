@@ -4,14 +4,16 @@ End to end: mail over SMTP into a real `postdesk serve`, then the commands on it
 
 from __future__ import annotations
 
+import getpass
 import json
 import zipfile
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
-from agents_support import KIM, mail_to, processed, start_agent_desk
+from agents_support import KIM, mail_to, processed, start_agent_desk, ticket
 from conftest import Desk, make_mail
 
 PHRASE = "Quittengelee-Vorfall-7731"  # in Kim's mail only: the byte search looks for it
@@ -78,3 +80,83 @@ def test_export_of_an_unknown_address_says_so(kim_desk, tmp_path: Path) -> None:
     desk, _ = kim_desk
     result = desk.run("contacts", "export", "nobody@nowhere.example", check=False)
     assert result.returncode == 1 and "holds nothing about nobody@nowhere.example" in result.stderr.decode()
+
+
+def traces(desk: Desk, *needles: str) -> list[str]:
+    """NEEDLES still in the database: its file's bytes (and -wal) on SQLite, every row on PostgreSQL."""
+    url = desk.settings["store"]["url"]
+    found = []
+    if url.startswith("sqlite"):
+        path = Path(url.split(":///", 1)[1])
+        data = b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+        return [n for n in needles if n.encode() in data or n.encode("utf-16-le") in data]
+    with desk.store.read() as session:
+        tables = session.execute(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+        ).scalars()
+        rows = [
+            row
+            for table in list(tables)
+            for row in session.execute(text(f'SELECT CAST(t AS text) FROM "{table}" t')).scalars()
+        ]
+    for needle in needles:
+        as_hex = needle.encode().hex()
+        if any(needle.lower() in row.lower() or as_hex in row for row in rows):
+            found.append(needle)
+    return found
+
+
+def counts(desk: Desk) -> dict[str, int]:
+    with desk.store.read() as session:
+        return {
+            table: session.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
+            for table in ("messages", "tickets", "attachments", "blobs", "inbound_raw", "outbox", "contacts")
+        }
+
+
+def test_erase_leaves_no_trace_and_a_dry_run_changes_nothing(kim_desk) -> None:
+    desk, _ = kim_desk
+    before = counts(desk)
+    dry = desk.json("contacts", "erase", KIM, "--dry-run")
+    assert dry["dry_run"] is True and counts(desk) == before
+    assert traces(desk, KIM, PHRASE) == [KIM, PHRASE]
+    assert dry["counts"]["messages"] >= 2 and dry["counts"]["tickets"] == 1
+    assert dry["counts"]["attachments"] == 1 and dry["counts"]["blobs"] == 1
+    assert dry["counts"]["raw_mails"] == 2 and dry["counts"]["contacts"] == 1
+
+    real = desk.json("contacts", "erase", KIM)
+    assert real["counts"] == dry["counts"]
+    assert traces(desk, KIM, PHRASE) == []
+    after = counts(desk)
+    assert after["tickets"] == before["tickets"] - 1 and after["blobs"] == 0 and after["inbound_raw"] == 0
+    with desk.store.read() as session:
+        [(action, ran_by, line)] = session.execute(
+            text("SELECT action, ran_by, counts FROM privacy_audit")
+        ).all()
+    assert action == "erase" and ran_by == getpass.getuser()
+    assert KIM not in str(line) and (json.loads(line) if isinstance(line, str) else line) == real["counts"]
+    again = desk.json("contacts", "erase", KIM)
+    assert again["counts"] == dict.fromkeys(real["counts"], 0)
+
+
+def test_erase_keeps_a_colleagues_mail_on_a_shared_ticket(make_desk) -> None:
+    desk = start_agent_desk(make_desk())
+    first = kims_mail()
+    first["Cc"] = f"Lea Kollegin <{COLLEAGUE}>"
+    desk.send(first, sender=KIM, recipients=("support@example.com",))
+    processed(desk, 1)
+    reply = customer_reply(desk, f"Lea Kollegin <{COLLEAGUE}>", "Ich habe dieselbe Frage zur Abrechnung.\n")
+    desk.send(reply, sender=COLLEAGUE, recipients=(str(mail_to(desk, KIM)[0]["Reply-To"]),))
+    processed(desk, 2)
+    shown = desk.json("tickets", "show", "10001")
+    assert {m["from"] for m in shown["messages"] if m["direction"] == "in"} == {KIM, COLLEAGUE}
+
+    erased = desk.json("contacts", "erase", KIM)["counts"]
+    assert erased["tickets"] == 0 and erased["contacts"] == 1
+    assert traces(desk, KIM, PHRASE) == []
+    shown = desk.json("tickets", "show", "10001")
+    received = [m for m in shown["messages"] if m["direction"] == "in"]
+    assert [(m["from"], m["text"]) for m in received] == [
+        (COLLEAGUE, "Ich habe dieselbe Frage zur Abrechnung.")
+    ]
+    assert ticket(desk, 10001).contact.email == COLLEAGUE, "the ticket is the colleague's now"

@@ -79,6 +79,10 @@ TICKET_COMMANDS = {
 }
 
 CONTACT_COMMANDS = {
+    "erase": Lazy(
+        "postdesk.cli.privacy:contacts_erase",
+        "Erase EMAIL's mail, files, numbers and sole tickets; shared tickets keep the others' mail.",
+    ),
     "export": Lazy(
         "postdesk.cli.privacy:contacts_export",
         "Write everything the desk holds about EMAIL to a JSON file, with its raw mails and files in a zip.",

@@ -35,3 +35,32 @@ def contacts_export(ctx: Context, email: str, out: Path | None) -> None:
     click.echo(
         f"{target} and {archive}: {len(export.document['messages'])} messages, {len(export.files)} files"
     )
+
+
+@click.command("erase")
+@click.argument("email")
+@click.option("--dry-run", is_flag=True, help="Count what would go, change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@pass_context
+def contacts_erase(ctx: Context, email: str, dry_run: bool, as_json: bool) -> None:
+    """Erase EMAIL's mail, files, numbers and sole tickets; shared tickets keep the others' mail."""
+    import getpass
+    from datetime import UTC, datetime
+
+    from postdesk.cli.kit import print_json
+    from postdesk.privacy.erase import erase_person, scrub
+
+    if "@" not in email:
+        fail(f"not a mail address: {email!r}")
+    store = ctx.store()
+    with store.transaction() as session:
+        counts = erase_person(
+            session, email, ran_by=getpass.getuser(), now=datetime.now(UTC), dry_run=dry_run
+        )
+    if not dry_run and counts:
+        scrub(store)
+    if as_json:
+        print_json({"dry_run": dry_run, "counts": counts})
+        return
+    what = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n) or "nothing"
+    click.echo(f"{'would erase' if dry_run else 'erased'}: {what}")

@@ -537,3 +537,18 @@ class FaqEntry(Base):
     # The file's SHA-256: what `faq index` compares to tell what changed.
     sha256: Mapped[str] = mapped_column(String(64))
     indexed_at: Mapped[datetime]
+
+
+class PrivacyAudit(Base):
+    """That an erasure or a retention run happened: who, when, how many rows of each kind.
+
+    Never whose data or what it said (docs/privacy.md): the line outlives the data.
+    """
+
+    __tablename__ = "privacy_audit"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    action: Mapped[str] = mapped_column(String(16))  # erase | retention
+    ran_by: Mapped[str] = mapped_column(String(320))  # the OS user, or "serve"
+    ran_at: Mapped[datetime]
+    counts: Mapped[dict[str, Any]]
