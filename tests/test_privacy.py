@@ -7,14 +7,16 @@ from __future__ import annotations
 import getpass
 import json
 import zipfile
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import text, update
 
 from agents_support import KIM, mail_to, processed, start_agent_desk, ticket
 from conftest import Desk, make_mail
+from postdesk.store.models import Inbound, InboundRaw, Ticket
 
 PHRASE = "Quittengelee-Vorfall-7731"  # in Kim's mail only: the byte search looks for it
 PDF = b"%PDF-1.4 Kims Vertrag " + PHRASE.encode() + b" Ende"
@@ -160,3 +162,79 @@ def test_erase_keeps_a_colleagues_mail_on_a_shared_ticket(make_desk) -> None:
         (COLLEAGUE, "Ich habe dieselbe Frage zur Abrechnung.")
     ]
     assert ticket(desk, 10001).contact.email == COLLEAGUE, "the ticket is the colleague's now"
+
+
+OTTO = "otto@other.example"
+
+
+def set_back(desk: Desk, days: int) -> None:
+    """Close ticket 10001 and date it, and every received mail, DAYS back."""
+    then = datetime.now(UTC) - timedelta(days=days)
+    with desk.store.transaction() as session:
+        session.execute(update(Ticket).where(Ticket.id == 10001).values(status="closed", closed_at=then))
+        session.execute(update(Inbound).values(received_at=then))
+        failed = Inbound(
+            received_at=then, via="smtp", envelope_from=OTTO, recipients=["support@example.com"], size=9
+        )
+        failed.status, failed.attempts, failed.error = "failed", 3, "a stage failed"
+        session.add(failed)
+        session.flush()
+        session.add(InboundRaw(inbound_id=failed.id, raw=b"broken\r\n"))
+
+
+def with_retention(desk: Desk, **days: int) -> None:
+    desk.settings["retention"] = days
+    desk.write_config()
+
+
+def test_retention_dry_run_counts_and_the_real_run_deletes_what_is_older(kim_desk) -> None:
+    desk, _ = kim_desk
+    desk.send(make_mail(sender=f"Otto <{OTTO}>", subject="Frage", body="Eine neue Frage.\n"), sender=OTTO)
+    processed(desk, 3)
+    set_back(desk, 40)
+    with desk.store.transaction() as session:  # Otto's mail is recent: only its raw bytes are old
+        session.execute(
+            update(Inbound)
+            .where(Inbound.envelope_from == OTTO, Inbound.status == "done")
+            .values(received_at=datetime.now(UTC) - timedelta(days=10))
+        )
+    with_retention(desk, closed_tickets_days=30, spool_days=30, raw_mail_days=7)
+    before = counts(desk)
+    dry = desk.json("retention", "run", "--dry-run")
+    assert counts(desk) == before
+    assert dry["counts"]["tickets"] == 1 and dry["counts"]["spooled"] == 3  # Kim's two, the failed one
+    assert dry["counts"]["raw_mails"] == 4 and dry["counts"]["blobs"] == 1
+
+    real = desk.json("retention", "run")
+    assert real["counts"] == dry["counts"]
+    after = counts(desk)
+    assert after["tickets"] == 1 and after["inbound_raw"] == 0 and after["blobs"] == 0
+    shown = desk.json("tickets", "show", "10002")
+    assert [m["text"] for m in shown["messages"] if m["direction"] == "in"] == ["Eine neue Frage."]
+    assert desk.json("retention", "run")["counts"] == dict.fromkeys(real["counts"], 0)
+    with desk.store.read() as session:
+        actions = session.execute(text("SELECT action, ran_by FROM privacy_audit")).all()
+    assert [tuple(a) for a in actions] == [("retention", getpass.getuser())]
+
+
+def test_serve_runs_retention_daily_and_logs_the_counts(kim_desk) -> None:
+    desk, _ = kim_desk
+    set_back(desk, 40)
+    desk.stop()
+    with_retention(desk, closed_tickets_days=30)
+    desk.start()
+    desk.wait_until(lambda: counts(desk)["tickets"] == 0, what="the daily retention run")
+    desk.wait_until(lambda: "retention: deleted" in desk.log.read_text(), what="the retention log line")
+    with desk.store.read() as session:
+        [(action, ran_by)] = session.execute(text("SELECT action, ran_by FROM privacy_audit")).all()
+    assert (action, ran_by) == ("retention", "serve")
+
+
+def test_retention_keeps_everything_by_default_and_refuses_bad_values(kim_desk) -> None:
+    desk, _ = kim_desk
+    result = desk.run("retention", "run", check=False)
+    assert result.returncode == 1 and "keeps everything" in result.stderr.decode()
+    with_retention(desk, spool_days=-1)
+    result = desk.run("retention", "run", check=False)
+    assert result.returncode == 1 and "spool_days" in result.stderr.decode()
+    assert len(result.stderr.decode().strip().splitlines()) == 1

@@ -153,6 +153,9 @@ COMMANDS = {
         "The mail templates (built in, or overridden from [templates] path).",
     ),
     "voicemail": Lazy("postdesk.cli.voicemail:voicemail", "Voicemail recordings."),
+    "retention": Lazy(
+        "postdesk.cli.privacy:retention_group", "How long the desk keeps mail ([retention] in the config)."
+    ),
 }
 
 

@@ -64,3 +64,41 @@ def contacts_erase(ctx: Context, email: str, dry_run: bool, as_json: bool) -> No
         return
     what = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n) or "nothing"
     click.echo(f"{'would erase' if dry_run else 'erased'}: {what}")
+
+
+@click.command("run")
+@click.option("--dry-run", is_flag=True, help="Count what would go, change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@pass_context
+def retention_run(ctx: Context, dry_run: bool, as_json: bool) -> None:
+    """Delete what [retention] keeps no longer: closed tickets, unprocessable spool, raw mail."""
+    import getpass
+    from datetime import UTC, datetime
+
+    from postdesk.cli.kit import print_json
+    from postdesk.privacy.erase import scrub
+    from postdesk.privacy.retention import run_retention
+
+    settings = ctx.settings.retention
+    if not settings.enabled:
+        fail("[retention] keeps everything: set closed_tickets_days, spool_days or raw_mail_days")
+    store = ctx.store()
+    with store.transaction() as session:
+        counts = run_retention(
+            session, settings, now=datetime.now(UTC), ran_by=getpass.getuser(), dry_run=dry_run
+        )
+    if not dry_run and any(counts.values()):
+        scrub(store)
+    if as_json:
+        print_json({"dry_run": dry_run, "counts": counts})
+        return
+    what = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n) or "nothing"
+    click.echo(f"{'would delete' if dry_run else 'deleted'}: {what}")
+
+
+@click.group("retention")
+def retention_group() -> None:
+    """How long the desk keeps mail ([retention] in the config)."""
+
+
+retention_group.add_command(retention_run)
