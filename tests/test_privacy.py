@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import urllib.request
 import zipfile
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -15,7 +16,7 @@ import pytest
 from sqlalchemy import text, update
 
 from agents_support import KIM, mail_to, processed, start_agent_desk, ticket
-from conftest import Desk, make_mail
+from conftest import Desk, free_port, make_mail
 from postdesk.store.models import Inbound, InboundRaw, Ticket
 
 PHRASE = "Quittengelee-Vorfall-7731"  # in Kim's mail only: the byte search looks for it
@@ -221,10 +222,20 @@ def test_serve_runs_retention_daily_and_logs_the_counts(kim_desk) -> None:
     desk, _ = kim_desk
     set_back(desk, 40)
     desk.stop()
+    port = free_port()
+    desk.settings["metrics"] = {"listen": f"127.0.0.1:{port}"}
     with_retention(desk, closed_tickets_days=30)
     desk.start()
     desk.wait_until(lambda: counts(desk)["tickets"] == 0, what="the daily retention run")
     desk.wait_until(lambda: "retention: deleted" in desk.log.read_text(), what="the retention log line")
+
+    def scraped() -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            return str(response.read().decode())
+
+    desk.wait_until(
+        lambda: 'postdesk_retention_deleted_total{kind="tickets"} 1.0' in scraped(), what="the metric"
+    )
     with desk.store.read() as session:
         [(action, ran_by)] = session.execute(text("SELECT action, ran_by FROM privacy_audit")).all()
     assert (action, ran_by) == ("retention", "serve")
