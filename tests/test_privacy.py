@@ -18,10 +18,12 @@ from sqlalchemy import text, update
 from agents_support import KIM, mail_to, processed, start_agent_desk, ticket
 from conftest import Desk, free_port, make_mail
 from postdesk.store.models import Inbound, InboundRaw, Ticket
+from voicemail_support import asterisk_mail, wav_bytes
 
 PHRASE = "Quittengelee-Vorfall-7731"  # in Kim's mail only: the byte search looks for it
 PDF = b"%PDF-1.4 Kims Vertrag " + PHRASE.encode() + b" Ende"
 COLLEAGUE = "lea@customer.example"
+PBX = "asterisk@pbx.example.com"
 
 
 def kims_mail() -> EmailMessage:
@@ -249,3 +251,22 @@ def test_retention_keeps_everything_by_default_and_refuses_bad_values(kim_desk) 
     result = desk.run("retention", "run", check=False)
     assert result.returncode == 1 and "spool_days" in result.stderr.decode()
     assert len(result.stderr.decode().strip().splitlines()) == 1
+
+
+def test_export_and_erase_take_a_callers_number_and_voicemail_along(kim_desk, tmp_path: Path) -> None:
+    desk, _ = kim_desk
+    desk.run("contacts", "set-phone", KIM, "0301234567")
+    desk.send(asterisk_mail(number="0301234567", name="Kim Kunde", audio=wav_bytes(3)), sender=PBX)
+    processed(desk, 3)
+    out = tmp_path / "kim.json"
+    desk.run("contacts", "export", KIM, "--out", str(out))
+    document = json.loads(out.read_text())
+    assert [p["number"] for p in document["phones"]] == ["+49301234567"]
+    assert [(v["caller_number"], v["duration_seconds"]) for v in document["voicemails"]] == [
+        ("+49301234567", 3.0)
+    ]
+
+    erased = desk.json("contacts", "erase", KIM)["counts"]
+    # The call went onto her open ticket or a callback ticket of its own: every one of hers goes.
+    assert (erased["phones"], erased["voicemails"], erased["tickets"]) == (1, 1, len(document["tickets"]))
+    assert traces(desk, KIM, PHRASE, "+49301234567") == []

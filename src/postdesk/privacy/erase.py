@@ -127,7 +127,7 @@ def _quoting(session: Session, held: Holdings, shared: list[int]) -> set[int]:
 
 
 def _hand_over(session: Session, ticket_id: int, held: Holdings, doomed: set[int], now: datetime) -> None:
-    """A shared ticket keeps going with the others: its customer and subject become the first other's."""
+    """A shared ticket goes on with the others: its customer and subject become the first other's."""
     ticket = session.get_one(Ticket, ticket_id)
     first_other = session.execute(
         select(Message)
@@ -139,15 +139,32 @@ def _hand_over(session: Session, ticket_id: int, held: Holdings, doomed: set[int
         )
         .order_by(Message.id)
         .limit(1)
-    ).scalar_one()
+    ).scalar_one_or_none()
     first = session.execute(
         select(Message.id).where(Message.ticket_id == ticket_id).order_by(Message.id).limit(1)
     ).scalar_one()
-    if first in doomed:  # the subject is their words
+    if first in doomed and first_other is not None:  # the subject is their words
         ticket.subject = first_other.subject
-    if held.contact is not None and ticket.contact_id == held.contact.id:
-        other = contact_for(session, Address(email=first_other.from_email, name=first_other.from_name), now)
-        ticket.contact_id = other.id
+    if held.contact is None or ticket.contact_id != held.contact.id:
+        return
+    if first_other is not None:
+        address = Address(email=first_other.from_email, name=first_other.from_name)
+        ticket.contact_id = contact_for(session, address, now).id
+        return
+    # Shared by a call: another known caller's voicemail is on it (holdings._others_wrote).
+    caller = session.execute(
+        select(Voicemail.contact_id)
+        .join(Message, Message.id == Voicemail.message_row_id)
+        .where(
+            Message.ticket_id == ticket_id,
+            Voicemail.contact_id.is_not(None),
+            Voicemail.contact_id != held.contact.id,
+        )
+        .order_by(Voicemail.id)
+        .limit(1)
+    ).scalar_one()
+    if caller is not None:  # the query asked for a known caller; this tells mypy
+        ticket.contact_id = caller
 
 
 def _erase_spool(session: Session, email: str, counts: Counter[str]) -> None:

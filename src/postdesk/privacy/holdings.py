@@ -8,10 +8,11 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from postdesk.core.kinds import MailKind
-from postdesk.store.models import Contact, Message, Outbox, Participant, Ticket
+from postdesk.store.models import Contact, Message, Outbox, Participant, Ticket, Voicemail
 
 # Mail of people a ticket is about; agents' mail and machines' (bounces, auto-replies) is not.
-PEOPLES_KINDS = (MailKind.CUSTOMER.value, MailKind.VOICEMAIL.value)
+# Nor is a voicemail: it comes from the phone system, and its caller is `Voicemail.contact_id`.
+PEOPLES_KINDS = (MailKind.CUSTOMER.value,)
 
 
 @dataclass(frozen=True)
@@ -44,14 +45,19 @@ def holdings_of(session: Session, email: str) -> Holdings:
     )
     mine = or_(Message.from_email == address, Message.to_email == address)
     tickets |= set(session.execute(select(Message.ticket_id).where(mine)).scalars())
-    own = [t for t in sorted(tickets) if not _others_wrote(session, t, address)]
     messages = set(session.execute(select(Message.id).where(mine)).scalars())
+    if contact is not None:
+        calls = select(Voicemail.message_row_id).where(Voicemail.contact_id == contact.id)
+        messages |= set(session.execute(calls).scalars())
+        tickets |= set(session.execute(select(Message.ticket_id).where(Message.id.in_(calls))).scalars())
+    contact_id = contact.id if contact is not None else None
+    own = [t for t in sorted(tickets) if not _others_wrote(session, t, address, contact_id)]
     if own:
         messages |= set(session.execute(select(Message.id).where(Message.ticket_id.in_(own))).scalars())
     return Holdings(address, contact, sorted(tickets), own, sorted(messages))
 
 
-def _others_wrote(session: Session, ticket_id: int, address: str) -> bool:
+def _others_wrote(session: Session, ticket_id: int, address: str, contact_id: int | None) -> bool:
     """Did anyone but ADDRESS send mail in to TICKET_ID (a colleague on Cc, a merged ticket's customer)?
 
     Agents' answers, the desk's own mail and machines' do not make a ticket shared.
@@ -66,7 +72,17 @@ def _others_wrote(session: Session, ticket_id: int, address: str) -> bool:
         )
         .limit(1)
     ).first()
-    return other is not None
+    if other is not None:
+        return True
+    someone_called = (
+        select(Voicemail.id)
+        .join(Message, Message.id == Voicemail.message_row_id)
+        .where(Message.ticket_id == ticket_id, Voicemail.contact_id.is_not(None))
+        .limit(1)
+    )
+    if contact_id is not None:
+        someone_called = someone_called.where(Voicemail.contact_id != contact_id)
+    return session.execute(someone_called).first() is not None
 
 
 def outbox_near(held: Holdings) -> ColumnElement[bool]:
