@@ -69,6 +69,8 @@ def test_export_holds_the_contact_tickets_messages_files_and_raw_mails(kim_desk,
     document = json.loads(out.read_text())
     assert document["contact"]["email"] == KIM and document["contact"]["name"] == "Kim Kunde"
     assert [t["number"] for t in document["tickets"]] == ["10001"]
+    triage = document["tickets"][0]["triage"]
+    assert triage and all(e["step"] and e["at"] for e in triage), "why the ticket got its queue and priority"
     received = [m for m in document["messages"] if m["direction"] == "in"]
     assert [m["from"] for m in received] == [KIM, KIM]
     assert PHRASE in received[0]["text"] and PHRASE in received[1]["text"]

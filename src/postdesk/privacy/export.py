@@ -23,6 +23,7 @@ from postdesk.store.models import (
     Message,
     Outbox,
     Ticket,
+    TriageEvent,
     Voicemail,
 )
 
@@ -44,7 +45,9 @@ def export_person(session: Session, email: str) -> Export:
         "email": held.email,
         "contact": _contact(held),
         "phones": _phones(session, held),
-        "tickets": [_ticket(session.get_one(Ticket, t), t in held.own_ticket_ids) for t in held.ticket_ids],
+        "tickets": [
+            _ticket(session, session.get_one(Ticket, t), t in held.own_ticket_ids) for t in held.ticket_ids
+        ],
         "messages": messages,
         "outbound": _outbound(session, held, files),
         "feature_requests": _features(session, held),
@@ -96,7 +99,10 @@ def _phones(session: Session, held: Holdings) -> list[dict[str, Any]]:
     ]
 
 
-def _ticket(ticket: Ticket, own: bool) -> dict[str, Any]:
+def _ticket(session: Session, ticket: Ticket, own: bool) -> dict[str, Any]:
+    events = session.execute(
+        select(TriageEvent).where(TriageEvent.ticket_id == ticket.id).order_by(TriageEvent.id)
+    ).scalars()
     return {
         "number": ticket.number,
         "subject": ticket.subject,
@@ -108,6 +114,11 @@ def _ticket(ticket: Ticket, own: bool) -> dict[str, Any]:
         "closed_at": ticket.closed_at.isoformat() if ticket.closed_at else None,
         "customer": ticket.contact.email,
         "shared": not own,
+        # How the desk routed and prioritised it, and why (profiling, Art. 15(1)(h)).
+        "triage": [
+            {"step": e.step, "name": e.name, "detail": e.detail, "at": e.created_at.isoformat()}
+            for e in events
+        ],
     }
 
 
