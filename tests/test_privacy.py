@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text, update
 
-from agents_support import KIM, mail_to, processed, start_agent_desk, ticket
+from agents_support import ANNA, KIM, mail_to, messages, processed, reply_to, start_agent_desk, ticket
 from conftest import Desk, free_port, make_mail
 from postdesk.store.models import Inbound, InboundRaw, Ticket
 from voicemail_support import asterisk_mail, wav_bytes
@@ -272,3 +272,26 @@ def test_export_and_erase_take_a_callers_number_and_voicemail_along(kim_desk, tm
     # The call went onto her open ticket or a callback ticket of its own: every one of hers goes.
     assert (erased["phones"], erased["voicemails"], erased["tickets"]) == (1, 1, len(document["tickets"]))
     assert traces(desk, KIM, PHRASE, "+49301234567") == []
+
+
+def test_erase_keeps_the_other_customers_mail_on_a_ticket_theirs_was_merged_into(make_desk) -> None:
+    desk = start_agent_desk(make_desk())
+    desk.send(
+        make_mail(sender=f"Otto <{OTTO}>", subject="Gesperrt", body="Mein Konto ist gesperrt.\n"), sender=OTTO
+    )
+    processed(desk, 1)
+    desk.send(kims_mail(), sender=KIM)
+    notification = desk.wait_until(
+        lambda: [m for m in mail_to(desk, ANNA) if "10002" in m["Subject"]], what="notification for 10002"
+    )[0]
+    desk.send(reply_to(notification, "#merge 10001"), sender=ANNA, recipients=(notification["Reply-To"],))
+    processed(desk, 3)
+    assert {m["from"] for m in messages(desk, 10001) if m["kind"] == "customer"} == {OTTO, KIM}
+
+    erased = desk.json("contacts", "erase", KIM)["counts"]
+    assert erased["tickets"] == 1, "the empty merged ticket 10002 goes, 10001 stays"
+    assert traces(desk, KIM, PHRASE) == []
+    assert [(m["from"], m["text"]) for m in messages(desk, 10001) if m["kind"] == "customer"] == [
+        (OTTO, "Mein Konto ist gesperrt.")
+    ]
+    assert ticket(desk, 10001).contact.email == OTTO

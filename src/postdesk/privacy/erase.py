@@ -103,8 +103,8 @@ def _erase(session: Session, held: Holdings, now: datetime) -> dict[str, int]:
 
 
 def _quoting(session: Session, held: Holdings, shared: list[int]) -> set[int]:
-    """The desk's and agents' mail on SHARED tickets that quotes a line of theirs or names them
-    (an agent's notification names the ticket's customer)."""
+    """The desk's and agents' mail on SHARED tickets that quotes a line of theirs or names them:
+    a notification names the ticket's customer, an agent's command mail quotes the notification."""
     if not shared:
         return set()
     theirs = session.execute(
@@ -116,14 +116,25 @@ def _quoting(session: Session, held: Holdings, shared: list[int]) -> set[int]:
         for line in text.splitlines()
         if len(line.strip()) >= QUOTED_LINE_CHARS
     }
-    outbound = session.execute(
-        select(Message.id, Message.text).where(Message.ticket_id.in_(shared), Message.direction == "out")
+    desks = session.execute(
+        select(Message.id, Message.text, Message.inbound_id).where(
+            Message.ticket_id.in_(shared),
+            (Message.direction == "out") | Message.kind.not_in(PEOPLES_KINDS),
+        )
     ).all()
-    return {
+    quoting = {
         row_id
-        for row_id, text in outbound
+        for row_id, text, _ in desks
         if held.email in text.lower() or any(line in text for line in lines)
     }
+    # An agent's command mail keeps only the commands as text; its raw bytes quote the notification.
+    needle = held.email.encode()
+    for row_id, _, inbound_id in desks:
+        if row_id not in quoting and inbound_id is not None:
+            raw = session.get(InboundRaw, inbound_id)
+            if raw is not None and needle in raw.raw.lower():
+                quoting.add(row_id)
+    return quoting
 
 
 def _hand_over(session: Session, ticket_id: int, held: Holdings, doomed: set[int], now: datetime) -> None:
@@ -168,18 +179,27 @@ def _hand_over(session: Session, ticket_id: int, held: Holdings, doomed: set[int
 
 
 def _erase_spool(session: Session, email: str, counts: Counter[str]) -> None:
-    """Received mail from them that made no message (failed, refused): its raw bytes go too."""
-    left = (
-        select(Inbound.id)
-        .where(Inbound.envelope_from == email)
-        .where(~exists().where(Message.inbound_id == Inbound.id))
+    """Received mail that made no message and is from them or names them: its raw bytes go too.
+
+    That is mail that failed in the pipeline, and agents' command-only mail
+    (``#merge``), which quotes the notification and so the customer. Only
+    rows without a message are read; erasure is rare enough for the scan.
+    """
+    no_message = ~exists().where(Message.inbound_id == Inbound.id)
+    ids = set(session.execute(select(Inbound.id).where(Inbound.envelope_from == email, no_message)).scalars())
+    needle = email.encode()
+    others = (
+        select(InboundRaw.inbound_id, InboundRaw.raw)
+        .join(Inbound, Inbound.id == InboundRaw.inbound_id)
+        .where(Inbound.status != "pending", no_message)
+        .execution_options(yield_per=100)
     )
-    ids = list(session.execute(left).scalars())
+    ids |= {row_id for row_id, raw in session.execute(others) if needle in raw.lower()}
     if not ids:
         return
     session.execute(delete(InboundClaim).where(InboundClaim.inbound_id.in_(ids)))
     counts["raw_mails"] += _deleted(session, delete(InboundRaw).where(InboundRaw.inbound_id.in_(ids)))
-    session.execute(delete(Inbound).where(Inbound.id.in_(ids)))
+    counts["spooled"] += _deleted(session, delete(Inbound).where(Inbound.id.in_(ids)))
 
 
 def _erase_contact(session: Session, contact: Contact, counts: Counter[str]) -> None:
