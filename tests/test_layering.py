@@ -3,7 +3,7 @@
     core/      imports nothing else of postdesk
     store/     imports only core/ and config/
     domain     (parse, classify, threads, tickets, dedupe, triage, features,
-               voicemail, agents, faq, templates, reports, deliver, spam) never
+               voicemail, agents, faq, templates, reports, deliver, spam, privacy) never
                imports pipeline/, receive/, runtime/ or cli/
     and no two packages import each other, directly or around a circle.
 
@@ -41,6 +41,7 @@ DOMAIN = frozenset(
         "reports",
         "deliver",
         "spam",
+        "privacy",
     }
 )
 ABOVE_DOMAIN = frozenset({"pipeline", "receive", "runtime", "cli"})

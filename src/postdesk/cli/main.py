@@ -92,6 +92,14 @@ TICKET_COMMANDS = {
 }
 
 CONTACT_COMMANDS = {
+    "erase": Lazy(
+        "postdesk.cli.privacy:contacts_erase",
+        "Erase EMAIL's mail, files, numbers and sole tickets; shared tickets keep the others' mail.",
+    ),
+    "export": Lazy(
+        "postdesk.cli.privacy:contacts_export",
+        "Write everything the desk holds about EMAIL to a JSON file, with its raw mails and files in a zip.",
+    ),
     "list": Lazy("postdesk.cli.contacts:contacts_list", "Contacts, by address."),
     "set-phone": Lazy(
         "postdesk.cli.voicemail:contacts_set_phone",
@@ -160,6 +168,9 @@ COMMANDS = {
     "voicemail": Lazy("postdesk.cli.voicemail:voicemail", "Voicemail recordings."),
     "senders": Lazy(
         "postdesk.cli.spam:senders_group", "Blocked senders: their mail is filed as spam, silently."
+    ),
+    "retention": Lazy(
+        "postdesk.cli.privacy:retention_group", "How long the desk keeps mail ([retention] in the config)."
     ),
 }
 

@@ -587,6 +587,21 @@ class FeatureSettings(Section):
     similarity: int = Field(default=65, ge=1, le=100)
 
 
+class RetentionSettings(Section):
+    """``[retention]``: how long the desk keeps what it received (docs/privacy.md). 0 keeps it for ever."""
+
+    # Closed tickets, with all their mail and files, this many days after closing.
+    closed_tickets_days: int = Field(default=0, ge=0)
+    # Received mail that never became a ticket message (failed, refused), after this many days.
+    spool_days: int = Field(default=0, ge=0)
+    # The raw bytes of received mail after this many days; the message, its text and files stay.
+    raw_mail_days: int = Field(default=0, ge=0)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.closed_tickets_days or self.spool_days or self.raw_mail_days)
+
+
 class FaqSettings(Section):
     """``[faq]``: FAQ suggestions in the acknowledgement of a new ticket (docs/faq.md)."""
 
@@ -906,6 +921,7 @@ class Settings(Section):
     agent_mail: AgentMailSettings = AgentMailSettings()
     dedupe: DedupeSettings = DedupeSettings()
     spam: SpamSettings = SpamSettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @model_validator(mode="before")
     @classmethod

@@ -85,6 +85,12 @@ class PrometheusMetrics:
             ["limit"],
             registry=registry,
         )
+        self._retention = Counter(
+            "postdesk_retention_deleted",
+            "Rows the [retention] job deleted, by kind (tickets, messages, raw_mails, spooled...).",
+            ["kind"],
+            registry=registry,
+        )
         self._deliveries = Counter(
             "postdesk_outbox_deliveries",
             "Attempts to deliver an outbox mail, by outcome (sent, deferred, failed).",
@@ -112,6 +118,9 @@ class PrometheusMetrics:
 
     def delivery(self, outcome: str) -> None:
         self._deliveries.labels(outcome).inc()
+
+    def retention_deleted(self, kind: str, count: int) -> None:
+        self._retention.labels(kind).inc(count)
 
 
 # Outbox rows the gauge counts: not sent, and not folded into an agent digest.

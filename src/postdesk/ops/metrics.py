@@ -51,6 +51,9 @@ class Metrics(Protocol):
     def delivery(self, outcome: str) -> None:
         """The sender tried an outbox mail: OUTCOME sent, deferred or failed."""
 
+    def retention_deleted(self, kind: str, count: int) -> None:
+        """A retention run deleted COUNT rows of KIND (tickets, messages, raw_mails...)."""
+
 
 # The events a child may send: the Metrics methods, nothing else.
 EVENTS = frozenset(
@@ -62,6 +65,7 @@ EVENTS = frozenset(
         "dedupe_decision",
         "automatic_mail_held",
         "delivery",
+        "retention_deleted",
     }
 )
 
@@ -89,6 +93,9 @@ class NoMetrics:
         pass
 
     def delivery(self, outcome: str) -> None:
+        pass
+
+    def retention_deleted(self, kind: str, count: int) -> None:
         pass
 
 
@@ -121,6 +128,9 @@ class QueueMetrics:
 
     def delivery(self, outcome: str) -> None:
         self._send("delivery", outcome)
+
+    def retention_deleted(self, kind: str, count: int) -> None:
+        self._send("retention_deleted", kind, count)
 
 
 def forward(queue: Queue[Any], target: Metrics) -> None:

@@ -32,6 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from multiprocessing.context import SpawnProcess
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event
@@ -61,6 +62,8 @@ PARENT_CHECK_SECONDS = 0.5
 EXIT_ORPHANED = 75  # EX_TEMPFAIL: nothing is lost, the work is done again by the next desk
 # How long open SMTP/LMTP sessions may go on after SIGTERM (systemd waits 90 s by default).
 SHUTDOWN_GRACE_SECONDS = 10.0
+# How often the sender looks whether the daily [retention] job is due.
+RETENTION_LOOK_EVERY = timedelta(hours=1)
 
 
 class ListenError(Exception):
@@ -336,7 +339,8 @@ def _steps(
 ) -> Callable[[], int]:
     if role == "sender":
         sender = desk.sender(metrics)
-        return lambda: sender.send_due(stop=done)[0]
+        retention = _retention_step(desk, metrics)
+        return lambda: sender.send_due(stop=done)[0] + retention()
     processor = desk.processor(metrics)
     transcriber = transcriber_for(desk.store, desk.settings.voicemail, stopping)
     transcribe_wake = threading.Event()
@@ -364,6 +368,33 @@ def _steps(
         return count
 
     return work
+
+
+def _retention_step(desk: Desk, metrics: Metrics) -> Callable[[], int]:
+    """The daily [retention] job, in the sender's loop: it looks at most hourly whether a day has passed.
+
+    The time of the last run is in the store (`privacy.retention`), so a
+    restart neither runs it twice nor puts it off. Returns 0: deleting old
+    rows is no reason for the sender not to sleep.
+    """
+    from postdesk.privacy.retention import daily_retention
+
+    settings = desk.settings.retention
+    next_look = [datetime.now(UTC)]
+
+    def step() -> int:
+        now = datetime.now(UTC)
+        if not settings.enabled or now < next_look[0]:
+            return 0
+        next_look[0] = now + RETENTION_LOOK_EVERY
+        try:
+            with desk.store.transaction() as session:
+                daily_retention(session, settings, now, metrics)
+        except Exception:  # the job tries again at the next look; sending goes on meanwhile
+            log.exception("retention run failed")
+        return 0
+
+    return step
 
 
 def _die_with_parent() -> None:

@@ -552,3 +552,18 @@ class BlockedSender(Base):
     # A mailbox (lower-cased, without +tag: postdesk.core.mail.mailbox_of) or "@" and a domain.
     pattern: Mapped[str] = mapped_column(String(320), primary_key=True)
     created_at: Mapped[datetime]
+
+
+class PrivacyAudit(Base):
+    """That an erasure or a retention run happened: who, when, how many rows of each kind.
+
+    Never whose data or what it said (docs/privacy.md): the line outlives the data.
+    """
+
+    __tablename__ = "privacy_audit"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    action: Mapped[str] = mapped_column(String(16))  # erase | retention
+    ran_by: Mapped[str] = mapped_column(String(320))  # the OS user, or "serve"
+    ran_at: Mapped[datetime]
+    counts: Mapped[dict[str, Any]]

@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from postdesk.store.session import Store
 
 # The newest migration in store/migrations/versions; bump it with each new one.
-SCHEMA_REVISION = "0016"
+SCHEMA_REVISION = "0017"
 
 
 class SchemaOutOfDate(Exception):
