@@ -92,7 +92,13 @@ def prepare_desk(src: Path, folder: Path, store_url: str, tickets: int) -> dict[
             "PYTHONPATH": str(src),
         }
     )
-    subprocess.run([sys.executable, "-m", "postdesk", "db", "upgrade"], cwd=folder, env=env, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "postdesk", "db", "upgrade"],
+        cwd=folder,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     if tickets:
         seed = (
             "import sys\n"
