@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from typing import Any
 
 from postdesk.agents.auth import authenticated
-from postdesk.agents.commands import CONFIRM_CALLER, Problem, check_in_store, read_commands, run_commands
+from postdesk.agents.commands import CONFIRM_CALLER, check_in_store, read_commands, run_commands
 from postdesk.agents.directory import agent_by_address
 from postdesk.agents.mailing import COMMAND_ERROR_KIND, HOWTO_KIND, mail_agent, ticket_tag
 from postdesk.agents.merge import merged_target
@@ -40,7 +41,7 @@ from postdesk.store.models import Message, Participant, Ticket
 from postdesk.threads.lookup import find_thread
 from postdesk.threads.tokens import AGENT, ReplyToken, tokens_in, verify
 from postdesk.tickets.record import file_mail
-from postdesk.voicemail.callers import Hint, hints_of, is_unconfirmed
+from postdesk.voicemail.callers import hints_of, is_unconfirmed
 
 log = logging.getLogger(__name__)
 
@@ -167,13 +168,15 @@ def _act(work: Work, env: StageEnv, ticket: Ticket, agent: AgentSettings) -> Wor
     stored = file_mail(env.session, env.settings, env.now, filing)
     message = env.session.get_one(Message, stored.message_row_id)
     if problems:
-        _report_problems(env, ticket, agent, problems)
+        _tell_agent(env, ticket, agent, "agent_command_error", problems=[p.as_context() for p in problems])
         first = problems[0]
         return replace(stored, finished=f"agent {agent.email}: line {first.line}: {first.why}; nothing done")
     if held:
         hints = hints_of(env.session, ticket.id)
         message.defects = [*message.defects, "not sent: the caller is not confirmed"]
-        _report_unconfirmed(env, ticket, agent, hints)
+        _tell_agent(
+            env, ticket, agent, "agent_caller_unconfirmed", callers=[hint.as_dict() for hint in hints]
+        )
         guesses = ", ".join(hint.email for hint in hints)
         return replace(
             stored,
@@ -201,35 +204,19 @@ def _act(work: Work, env: StageEnv, ticket: Ticket, agent: AgentSettings) -> Wor
     )
 
 
-def _report_problems(env: StageEnv, ticket: Ticket, agent: AgentSettings, problems: list[Problem]) -> None:
+def _tell_agent(env: StageEnv, ticket: Ticket, agent: AgentSettings, template: str, **context: Any) -> None:
+    """Why nothing (or not all) of AGENT's mail was done, in TEMPLATE: bad commands, an unconfirmed caller."""
     mail_agent(
         env.session,
         env.settings,
         env.templates,
         agent,
-        template="agent_command_error",
+        template=template,
         kind=COMMAND_ERROR_KIND,
         ticket_id=ticket.id,
         now=env.now,
         number=ticket.number,
         tag=ticket_tag(env.settings, ticket.number),
         subject=ticket.subject,
-        problems=[problem.as_context() for problem in problems],
-    )
-
-
-def _report_unconfirmed(env: StageEnv, ticket: Ticket, agent: AgentSettings, hints: tuple[Hint, ...]) -> None:
-    mail_agent(
-        env.session,
-        env.settings,
-        env.templates,
-        agent,
-        template="agent_caller_unconfirmed",
-        kind=COMMAND_ERROR_KIND,
-        ticket_id=ticket.id,
-        now=env.now,
-        number=ticket.number,
-        tag=ticket_tag(env.settings, ticket.number),
-        subject=ticket.subject,
-        callers=[hint.as_dict() for hint in hints],
+        **context,
     )
