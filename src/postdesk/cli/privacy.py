@@ -47,7 +47,6 @@ def contacts_erase(ctx: Context, email: str, dry_run: bool, as_json: bool) -> No
     import getpass
     from datetime import UTC, datetime
 
-    from postdesk.cli.kit import print_json
     from postdesk.privacy.erase import erase_person, scrub
 
     if "@" not in email:
@@ -59,11 +58,7 @@ def contacts_erase(ctx: Context, email: str, dry_run: bool, as_json: bool) -> No
         )
     if not dry_run and counts:
         scrub(store)
-    if as_json:
-        print_json({"dry_run": dry_run, "counts": counts})
-        return
-    what = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n) or "nothing"
-    click.echo(f"{'would erase' if dry_run else 'erased'}: {what}")
+    _report(counts, dry_run, as_json, done="erased", would="would erase")
 
 
 @click.command("run")
@@ -75,7 +70,6 @@ def retention_run(ctx: Context, dry_run: bool, as_json: bool) -> None:
     import getpass
     from datetime import UTC, datetime
 
-    from postdesk.cli.kit import print_json
     from postdesk.privacy.erase import scrub
     from postdesk.privacy.retention import run_retention
 
@@ -89,11 +83,7 @@ def retention_run(ctx: Context, dry_run: bool, as_json: bool) -> None:
         )
     if not dry_run and any(counts.values()):
         scrub(store)
-    if as_json:
-        print_json({"dry_run": dry_run, "counts": counts})
-        return
-    what = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n) or "nothing"
-    click.echo(f"{'would delete' if dry_run else 'deleted'}: {what}")
+    _report(counts, dry_run, as_json, done="deleted", would="would delete")
 
 
 @click.group("retention")
@@ -102,3 +92,14 @@ def retention_group() -> None:
 
 
 retention_group.add_command(retention_run)
+
+
+def _report(counts: dict[str, int], dry_run: bool, as_json: bool, *, done: str, would: str) -> None:
+    """The counts of an erasure or a retention run: JSON, or one line."""
+    from postdesk.cli.kit import print_json
+
+    if as_json:
+        print_json({"dry_run": dry_run, "counts": counts})
+        return
+    what = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n) or "nothing"
+    click.echo(f"{would if dry_run else done}: {what}")
