@@ -6,11 +6,14 @@ templates or ORM models): see docs/benchmarks.md, "Start-up".
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 
 from postdesk.cli.kit import Context, fail, pass_context
+from postdesk.config.load import ConfigError
+from postdesk.config.pipe import pipe_settings
 from postdesk.core.recipients import foreign
 from postdesk.receive import mailgate as gate
 
@@ -26,18 +29,18 @@ def mailgate(ctx: Context, sender: str | None, recipients: tuple[str, ...]) -> N
     retries), 65 when the message is refused for good (reason on stderr).
     """
     try:
-        settings = ctx.settings
-    except SystemExit:
-        sys.exit(gate.EX_TEMPFAIL)  # a config mistake must not bounce customers' mail
+        settings = pipe_settings(ctx.config_path, os.environ)
+    except ConfigError as error:
+        fail(str(error), gate.EX_TEMPFAIL)  # a config mistake must not bounce customers' mail
     try:
-        raw = gate.read_message(sys.stdin.buffer, settings.ingest.smtp.max_message_bytes)
+        raw = gate.read_message(sys.stdin.buffer, settings.max_message_bytes)
     except gate.Refused as error:
         fail(str(error), gate.EX_DATAERR)
     try:
-        inbound_id = gate.deliver(settings.store.url, raw, sender, recipients)
+        inbound_id = gate.deliver(settings.store_url, raw, sender, recipients)
     except gate.NotStored as error:
         fail(
-            f"message not stored, try again later: {error}{_schema_hint(settings.store.url)}",
+            f"message not stored, try again later: {error}{_schema_hint(settings.store_url)}",
             gate.EX_TEMPFAIL,
         )
     # The mail server routed it here, so it is stored all the same; `tickets show` names them.

@@ -10,11 +10,14 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+# The model (pydantic) is imported where it validates: `mailgate` reads the
+# file through read_config alone (config/pipe.py).
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
-from postdesk.config.model import Settings
+    from postdesk.config.model import Settings
 
 ENV_PREFIX = "POSTDESK_"
 
@@ -25,10 +28,26 @@ class ConfigError(Exception):
 
 def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
     """Read, merge and validate; raises ConfigError with one clear line per problem."""
+    return validate(path, *read_config(path, environ))
+
+
+def read_config(
+    path: Path | None, environ: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
+    """The file's tables with the environment's overrides set in, and those overrides."""
     data: dict[str, Any] = _read_toml(path) if path is not None else {}
     overrides = _env_overrides(environ)
     for keys, value in overrides.items():
         _set_path(data, keys, value)
+    return data, overrides
+
+
+def validate(path: Path | None, data: dict[str, Any], overrides: Mapping[tuple[str, ...], str]) -> Settings:
+    """DATA (from read_config of PATH) as settings; raises ConfigError naming where each problem is."""
+    from pydantic import ValidationError
+
+    from postdesk.config.model import Settings
+
     try:
         return Settings.model_validate(data)
     except ValidationError as error:

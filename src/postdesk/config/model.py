@@ -24,10 +24,16 @@ from pydantic import (
     model_validator,
 )
 
+from postdesk.config.values import (
+    DEFAULT_DESK_ADDRESS,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_STORE_URL,
+    STORE_URL,
+    is_alias,
+    is_plain_address,
+)
 from postdesk.core.hours import BusinessHours, parse_duration, parse_week
 from postdesk.core.recipients import OwnRecipients, own_recipients
-
-_ADDRESS = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 
 
 class Section(BaseModel):
@@ -35,13 +41,13 @@ class Section(BaseModel):
 
 
 def _check_address(value: str) -> str:
-    if not _ADDRESS.match(value):
+    if not is_plain_address(value):
         raise ValueError("expected a plain mail address such as support@example.com")
     return value
 
 
 class StoreSettings(Section):
-    url: str = "sqlite:///postdesk.db"
+    url: str = DEFAULT_STORE_URL
     # `serve` brings the schema up to date itself; set false where several
     # hosts share one database and `postdesk db upgrade` is run by hand.
     auto_migrate: bool = True
@@ -49,7 +55,7 @@ class StoreSettings(Section):
     @field_validator("url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
-        if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
+        if not STORE_URL.match(value):
             raise ValueError(
                 "expected an SQLAlchemy URL: sqlite:///FILE or postgresql+psycopg://USER@HOST/DB"
             )
@@ -57,7 +63,7 @@ class StoreSettings(Section):
 
 
 class DeskSettings(Section):
-    address: str = "support@example.com"
+    address: str = DEFAULT_DESK_ADDRESS
     name: str = "Example Support"
     language: Literal["de", "en"] = "de"
     # A customer writing a language the desk has no templates for is answered in
@@ -82,7 +88,7 @@ class DeskSettings(Section):
     @classmethod
     def _aliases(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for alias in value:
-            if not _ADDRESS.match(alias) and not _ADDRESS.match(f"x{alias}" if alias.startswith("@") else ""):
+            if not is_alias(alias):
                 raise ValueError(
                     f"{alias!r} is neither a plain mail address (help@example.com) "
                     "nor '@domain' for a whole domain (@help.example)"
@@ -101,7 +107,7 @@ class SmtpListenerSettings(Section):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=2525, ge=0, le=65535)
-    max_message_bytes: int = Field(default=26_214_400, gt=0)
+    max_message_bytes: int = Field(default=DEFAULT_MAX_MESSAGE_BYTES, gt=0)
     # More open connections than this: a new one is answered 421 at connect (the sender retries).
     max_sessions: int = Field(default=100, ge=1)
 
@@ -110,7 +116,7 @@ class LmtpListenerSettings(Section):
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = Field(default=2424, ge=0, le=65535)
-    max_message_bytes: int = Field(default=26_214_400, gt=0)
+    max_message_bytes: int = Field(default=DEFAULT_MAX_MESSAGE_BYTES, gt=0)
     # More open connections than this: a new one is answered 421 at connect (the sender retries).
     max_sessions: int = Field(default=100, ge=1)
 
@@ -143,7 +149,7 @@ class ImapMailboxSettings(Section):
     refused_folder: str = ""
     # How often to look for mail on a server without IDLE (and the longest wait between looks).
     poll_seconds: float = Field(default=60.0, gt=0)
-    max_message_bytes: int = Field(default=26_214_400, gt=0)
+    max_message_bytes: int = Field(default=DEFAULT_MAX_MESSAGE_BYTES, gt=0)
 
     @field_validator("name")
     @classmethod
