@@ -97,6 +97,23 @@ def test_help_imports_no_command(tmp_path: Path) -> None:
     assert loaded_of(modules, NOT_FOR_HELP) == []
 
 
+# A worker with nothing to index or migrate: bm25s and numpy come with FAQ
+# entries, Alembic with `--migrate`; most of a `process --once` start else.
+NOT_FOR_AN_EMPTY_WORKER = ("bm25s", "numpy", "Stemmer", "alembic", "matplotlib")
+
+
+def test_a_worker_on_an_empty_desk_loads_no_index_or_migrations(tmp_path: Path, databases) -> None:
+    url = databases.url(tmp_path, "worker")
+    store = open_store(url)
+    upgrade(store)
+    store.dispose()
+    config = tmp_path / "postdesk.toml"
+    config.write_text(f'[store]\nurl = "{url}"\n')
+    modules = imported_by(["--config", str(config), "process", "--once"], cwd=tmp_path)
+    assert "postdesk.pipeline.worker" in modules
+    assert loaded_of(modules, NOT_FOR_AN_EMPTY_WORKER) == []
+
+
 def lazy_entries(group: click.Group, path: str = "postdesk") -> list[tuple[str, str, click.Command]]:
     found = []
     context = click.Context(group)

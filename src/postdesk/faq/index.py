@@ -13,17 +13,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import bm25s
-import Stemmer
-from bm25s.stopwords import STOPWORDS_EN_PLUS, STOPWORDS_GERMAN
-
 from postdesk.config.model import FaqSettings
 from postdesk.faq.entries import LANGUAGES, Entry, plain_text
 from postdesk.parse.subject import without_prefixes
 
 _STEMMER_NAMES = {"de": "german", "en": "english"}
-# bm25s's longer English list (179 words; its plain one has 33), comparable to the German one (232).
-_STOPWORDS = {"de": frozenset(STOPWORDS_GERMAN), "en": frozenset(STOPWORDS_EN_PLUS)}
 _WORD = re.compile(r"[^\W\d_]{2,}")
 
 
@@ -37,9 +31,16 @@ class Analyzer:
     """Text to stemmed tokens for one language (stemmers are not thread-safe: one per index)."""
 
     def __init__(self, language: str) -> None:
+        # bm25s brings numpy: imported when an index is built, not with every
+        # module that names the index's type (docs/benchmarks.md, "Start-up").
+        import Stemmer
+        from bm25s.stopwords import STOPWORDS_EN_PLUS, STOPWORDS_GERMAN
+
+        # bm25s's longer English list (179 words; its plain one has 33), comparable to the German one (232).
+        stopwords = {"de": STOPWORDS_GERMAN, "en": STOPWORDS_EN_PLUS}
         self.language = language
         self._stemmer = Stemmer.Stemmer(_STEMMER_NAMES[language])
-        self._stopwords = _STOPWORDS[language]
+        self._stopwords = frozenset(stopwords[language])
 
     def tokens(self, text: str) -> list[str]:
         words = [word for word in _WORD.findall(text.lower()) if word not in self._stopwords]
@@ -53,6 +54,8 @@ def query_text(subject: str, new_text: str) -> str:
 
 class _LanguageIndex:
     def __init__(self, language: str, entries: tuple[Entry, ...]) -> None:
+        import bm25s
+
         self.entries = entries
         self.analyzer = Analyzer(language)
         self.bm25 = bm25s.BM25()

@@ -7,22 +7,27 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
 from postdesk.agents.digest import queue_digests
 from postdesk.config.model import Settings
 from postdesk.deliver.delivery import Sender, transport_for
-from postdesk.faq.index import FaqIndex
 from postdesk.faq.store import load_entries
 from postdesk.ops.metrics import Metrics, NoMetrics
 from postdesk.pipeline.stages.dedupe import build_index
 from postdesk.pipeline.worker import Processor
 from postdesk.store.meta import generated_secret
-from postdesk.store.migrate import upgrade
 from postdesk.store.schema import require_current
 from postdesk.store.session import Store, open_store
 from postdesk.templates.render import MailTemplates
+
+# Imported where used: bm25s and numpy only when there are FAQ entries to
+# index, Alembic only when migrating; a worker on an empty desk needs neither
+# (docs/benchmarks.md, "Start-up").
+if TYPE_CHECKING:
+    from postdesk.faq.index import FaqIndex
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +63,8 @@ class Desk:
             if Path(self.settings.faq.path).is_dir():
                 log.warning("FAQ folder %s is not indexed: run `postdesk faq index`", self.settings.faq.path)
             return None
+        from postdesk.faq.index import FaqIndex
+
         return FaqIndex(entries)
 
     def sender(self, metrics: Metrics | None = None) -> Sender:
@@ -81,6 +88,8 @@ def open_desk(settings: Settings, *, migrate: bool = False, synchronous: str = "
     """
     store = open_store(settings.store.url, synchronous=synchronous)
     if migrate:
+        from postdesk.store.migrate import upgrade
+
         upgrade(store)
     else:
         require_current(store)
