@@ -91,7 +91,7 @@ def test_a_mail_that_kills_the_worker_fails_after_three_tries(make_desk: Callabl
 
 
 def test_a_message_over_the_time_limit_fails_and_the_rest_go_on(make_desk: Callable[..., Desk]) -> None:
-    desk = make_desk({"replies": {"acknowledge": False}, "pipeline": {"message_timeout_seconds": 5}})
+    desk = make_desk({"replies": {"acknowledge": False}, "pipeline": {"message_timeout_seconds": 1}})
     upgrade(desk.store)
     slow, quick = make_mail(subject="takes forever"), make_mail(subject="Frage")
     spool_messages(
@@ -109,7 +109,7 @@ def test_a_message_over_the_time_limit_fails_and_the_rest_go_on(make_desk: Calla
     )
     assert result.returncode == 0, result.stderr.decode()
     [failed] = desk.json("inbound", "list", "--status", "failed")
-    assert failed["error"] == "processing took longer than 5 s ([pipeline] message_timeout_seconds)"
+    assert failed["error"] == "processing took longer than 1 s ([pipeline] message_timeout_seconds)"
     with desk.store.read() as session:
         assert session.scalar(select(func.count()).select_from(Message)) == 1
 

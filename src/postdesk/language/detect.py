@@ -46,14 +46,18 @@ class Detector:
         self._candidates = list(candidates)
         self._identifier: Any = None
 
-    def detect(self, text: str) -> tuple[str, float]:
-        """The likeliest candidate language of TEXT and its probability."""
+    def load(self) -> None:
+        """Load the model now, if not yet: a worker does so before a message's time limit starts."""
         if self._identifier is None:
             from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
             identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
             identifier.set_languages(self._candidates)
             self._identifier = identifier
+
+    def detect(self, text: str) -> tuple[str, float]:
+        """The likeliest candidate language of TEXT and its probability."""
+        self.load()
         language, probability = self._identifier.classify(text)
         return str(language), float(probability)
 

@@ -280,6 +280,9 @@ class Processor:
         in a process's main thread (a `serve` child, `postdesk process`), so a
         worker run in another thread (tests, benchmarks) has no limit."""
         seconds = self.settings.pipeline.message_timeout_seconds
+        # The language model's load (about a second, once per worker) is the
+        # worker's start, not the first message's time.
+        self.resources.language.load()
         if not seconds or threading.current_thread() is not threading.main_thread():
             yield
             return
