@@ -144,6 +144,8 @@ def test_erase_leaves_no_trace_and_a_dry_run_changes_nothing(kim_desk) -> None:
     assert KIM not in str(line) and (json.loads(line) if isinstance(line, str) else line) == real["counts"]
     again = desk.json("contacts", "erase", KIM)
     assert again["counts"] == dict.fromkeys(real["counts"], 0)
+    # The desk's own log at info level (serve took and answered Kim's mail) never named her either.
+    assert KIM not in desk.log.read_text() and PHRASE not in desk.log.read_text()
 
 
 def test_erase_keeps_a_colleagues_mail_on_a_shared_ticket(make_desk) -> None:

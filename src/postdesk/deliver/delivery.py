@@ -217,13 +217,16 @@ class Sender:
             bounced = row.status == "failed"
             if not bounced:
                 row.status = "sent"
+        # The count at info, the addresses at debug: an erased customer's
+        # address must not stay behind in the logs (docs/privacy.md).
         log.info(
-            "sent outbox %d <%s> to %s%s",
+            "sent outbox %d <%s> to %d recipient(s)%s",
             mail.outbox_id,
             mail.message_id,
-            ", ".join(mail.recipients),
+            len(mail.recipients),
             " (its bounce was filed before this was recorded; it stays failed)" if bounced else "",
         )
+        log.debug("outbox %d went to %s", mail.outbox_id, ", ".join(mail.recipients))
 
     def _record_failure(self, mail: Envelope, error: Exception) -> None:
         now = datetime.now(UTC)
