@@ -62,6 +62,11 @@ class Detector:
         return str(language), float(probability)
 
 
+def word_count(text: str) -> int:
+    """The words of two letters or more in TEXT: what "too short" counts."""
+    return len(_WORD.findall(text))
+
+
 def decide(
     detector: Detector,
     text: str,
@@ -77,8 +82,8 @@ def decide(
     another one is answered in FALLBACK_LANGUAGE (a French customer of a German
     desk reads English sooner than German)."""
     declared = (content_language or "").split(",")[0].strip().lower().split("-")[0]
-    words = _WORD.findall(text)
-    if len(words) >= MIN_WORDS:
+    words = word_count(text)
+    if words >= MIN_WORDS:
         detected, probability = detector.detect(text)
         said = f"detected {detected}, {probability:.2f}"
         if probability >= MIN_CONFIDENCE:
@@ -89,7 +94,7 @@ def decide(
             )
         unclear = f"unclear ({said})"
     else:
-        unclear = f"too short ({len(words)} word{'s' if len(words) != 1 else ''})"
+        unclear = f"too short ({words} word{'s' if words != 1 else ''})"
     if declared in answered_in:
         return LanguageDecision(declared, f"{unclear}: Content-Language {declared}")
     return LanguageDecision(desk_language, f"{unclear}: desk default")
