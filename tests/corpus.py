@@ -10,7 +10,10 @@ that a plain clone skips these tests instead of failing them.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -50,6 +53,20 @@ def corpus_file(relative: str) -> Path:
     if not path.is_file():
         pytest.skip(f"corpus file {path} is absent")
     return path
+
+
+def bench_figures(script: str) -> Any:
+    """What `bench/SCRIPT --json --corpus CORPUS` prints, read; skips without the corpus."""
+    repo = Path(__file__).resolve().parents[1]
+    path = os.pathsep.join([str(repo / "src"), os.environ.get("PYTHONPATH", "")])
+    result = subprocess.run(
+        [sys.executable, str(repo / "bench" / script), "--json", "--corpus", str(corpus_dir())],
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": path},
+        timeout=300,
+        check=True,
+    )
+    return json.loads(result.stdout)
 
 
 def all_files() -> list[Path]:

@@ -4,13 +4,10 @@ test.csv (the rules were tuned on train.csv only) and on the Zammad mail."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
-from corpus import corpus_dir, corpus_file
+from corpus import bench_figures, corpus_file
 
 REPO = Path(__file__).resolve().parents[1]
 URGENT_TOPICS = REPO / "tests" / "data" / "banking77_urgent.toml"
@@ -24,19 +21,8 @@ def test_every_urgent_topic_is_a_banking77_topic_with_a_reason() -> None:
 
 
 def test_defaults_find_urgent_bank_questions_and_flag_little_support_mail() -> None:
-    corpus = corpus_dir()
     corpus_file("banking77/test.csv")
-    result = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "urgency.py"), "--json", "--corpus", str(corpus)],
-        capture_output=True,
-        env={
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]),
-        },
-        timeout=300,
-        check=True,
-    )
-    figures = json.loads(result.stdout)
+    figures = bench_figures("urgency.py")
     bank = figures["banking77"]
     assert bank["split"] == "test" and bank["questions"] == 3080
     # Measured 0.81 / 0.713 (docs/benchmarks.md): floors with room for a tuned rule, not for a regression.
