@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -191,3 +192,60 @@ def test_faq_index_and_search_cli(make_desk: Callable[..., Desk], tmp_path: Path
     )
     absent = desk.run("faq", "index", "--path", str(tmp_path / "nowhere"), check=False)
     assert absent.returncode == 1 and "no such folder" in absent.stderr.decode()
+
+
+QUERIES = [
+    {"text": "I forgot my password and cannot log in, how do I reset it?", "answers": ["en/password-reset"]},
+    {"text": "Where is my parcel? I would like to track my order.", "answers": ["en/track-order"]},
+    {"text": "Wie kann ich meine Rechnung als PDF herunterladen?", "answers": ["de/rechnung-herunterladen"]},
+    {"text": "Can I bring my dog to your office in Berlin?", "answers": [], "lang": "en"},
+    {"text": "Habt ihr am Samstag geöffnet?", "answers": [], "lang": "de"},
+    # An ops file may say another entry answers it: the desk's offer then counts as wrong.
+    {"text": "I forgot my password and cannot log in, how do I reset it?", "answers": ["en/two-factor"]},
+]
+
+
+def test_faq_eval_gives_the_figures_of_an_ops_queries_file(
+    make_desk: Callable[..., Desk], tmp_path: Path
+) -> None:
+    desk = make_desk({"faq": {"path": str(FAQ)}})
+    desk.run("db", "upgrade")
+    desk.run("faq", "index")
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text("\n".join(json.dumps(row) for row in QUERIES) + "\n\n", encoding="utf-8")
+    figures = desk.json("faq", "eval", "--queries", str(queries))
+    per_question = figures.pop("per_question")
+    # Checked by hand against `faq search` (default thresholds: min_score 4.5):
+    # 1, 2 and 6 offer password-reset, track-order, password-reset; 3's right
+    # entry ranks first but scores 3.2; 4 and 5 match nothing.
+    assert figures == {
+        "questions": 6,
+        "answerable": 4,
+        "not_covered": 2,
+        "offered_precision": 0.667,  # 2 of the 3 offered
+        "coverage": 0.75,  # 3 of the 4 answerable offered something
+        "wrong_rate": 0.167,  # question 6, of 6
+        "silent_on_uncovered": 1.0,
+        "p_at_1": 0.75,  # question 6's two-factor ranks third
+        "hit_at_3": 1.0,
+        "mrr_at_10": 0.833,  # (1 + 1 + 1 + 1/3) / 4
+    }
+    assert [q["offered"] for q in per_question] == [
+        ["en/password-reset"],
+        ["en/track-order"],
+        [],
+        [],
+        [],
+        ["en/password-reset"],
+    ]
+    assert [q["language"] for q in per_question] == ["en", "en", "de", "en", "de", "en"]
+    assert per_question[2]["top10"][0]["id"] == "de/rechnung-herunterladen"
+    text = desk.run("faq", "eval", "--queries", str(queries)).stdout.decode()
+    assert text.startswith("6 questions: 4 the FAQ answers, 2 it does not cover")
+
+    queries.write_text(json.dumps(QUERIES[0]) + '\n{"text": "no answers key"}\n', encoding="utf-8")
+    bad = desk.run("faq", "eval", "--queries", str(queries), check=False)
+    assert bad.returncode == 1
+    assert bad.stderr.decode().splitlines()[-1] == (
+        f'postdesk: {queries}:2: "answers" must be a list of entry ids ([] = not covered)'
+    )

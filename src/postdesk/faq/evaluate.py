@@ -9,9 +9,10 @@ the share of answerable mails that get at least one right one (recall).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -118,3 +119,115 @@ def tune(
         raise ValueError("no thresholds reach the precision asked for on these mails")
     _, settings, scores = max(candidates, key=lambda c: c[0])
     return settings, scores
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """One line of a `faq eval --queries` file: a question and the entries that answer it."""
+
+    line: int
+    text: str
+    answers: frozenset[str]
+    language: str | None = None
+
+
+class QueriesError(ValueError):
+    """A queries file that cannot be read; the message names the file and line."""
+
+
+def load_queries(path: Path) -> tuple[Query, ...]:
+    """The questions of a JSON-lines file: `{"text": ..., "answers": [ids], "lang": "en"}` a line.
+
+    `answers` [] marks a question the FAQ does not cover; `lang` is optional
+    (the desk's language decision is taken without it). Blank lines are skipped."""
+    import json
+
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise QueriesError(f"{path}: cannot read: {error}") from None
+    queries = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise QueriesError(f"{path}:{number}: not JSON: {error.msg}") from None
+        text, answers, language = (
+            (row.get("text"), row.get("answers"), row.get("lang")) if isinstance(row, dict) else (None,) * 3
+        )
+        if not isinstance(text, str) or not text.strip():
+            raise QueriesError(f'{path}:{number}: expected {{"text": "...", "answers": [...]}} with a text')
+        if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
+            raise QueriesError(f'{path}:{number}: "answers" must be a list of entry ids ([] = not covered)')
+        if language is not None and not isinstance(language, str):
+            raise QueriesError(f'{path}:{number}: "lang" must be a language code such as "en"')
+        queries.append(Query(number, text, frozenset(answers), language))
+    if not queries:
+        raise QueriesError(f"{path}: no questions in it")
+    return tuple(queries)
+
+
+def query_figures(
+    index: FaqIndex,
+    queries: Iterable[Query],
+    settings: FaqSettings,
+    language_of: Callable[[Query], str],
+) -> dict[str, Any]:
+    """The figures `faq eval` prints, and per question what an acknowledgement would offer.
+
+    offered_precision: of all entries offered, the share that answer their
+    question; coverage: answerable questions offered anything; wrong_rate:
+    questions offered only wrong entries; silent_on_uncovered: questions the
+    FAQ does not cover that get nothing; p_at_1 / hit_at_3 / mrr_at_10: the
+    ranking with the thresholds off, over answerable questions."""
+    questions = []
+    offered = right = covered = wrong = silent = top1 = top3 = 0
+    reciprocal = 0.0
+    queries = tuple(queries)
+    for query in queries:
+        language = language_of(query)
+        hits = index.search(query.text, language, 10)
+        found = [s.id for s in find_suggestions(index, "", query.text, language, settings)]
+        good = [entry_id for entry_id in found if entry_id in query.answers]
+        offered += len(found)
+        right += len(good)
+        wrong += bool(found) and not good
+        ranked = [hit.entry.id for hit in hits]
+        if query.answers:
+            covered += bool(found)
+            rank = next((i for i, entry_id in enumerate(ranked, 1) if entry_id in query.answers), None)
+            top1 += rank == 1
+            top3 += rank is not None and rank <= 3
+            reciprocal += 1 / rank if rank else 0.0
+        else:
+            silent += not found
+        questions.append(
+            {
+                "line": query.line,
+                "language": language,
+                "answers": sorted(query.answers),
+                "offered": found,
+                "top10": [{"id": hit.entry.id, "score": round(hit.score, 3)} for hit in hits],
+            }
+        )
+    answerable = sum(bool(query.answers) for query in queries)
+    uncovered = len(queries) - answerable
+
+    def share(part: float, whole: int) -> float | None:
+        return round(part / whole, 3) if whole else None
+
+    return {
+        "questions": len(queries),
+        "answerable": answerable,
+        "not_covered": uncovered,
+        "offered_precision": share(right, offered),
+        "coverage": share(covered, answerable),
+        "wrong_rate": share(wrong, len(queries)),
+        "silent_on_uncovered": share(silent, uncovered),
+        "p_at_1": share(top1, answerable),
+        "hit_at_3": share(top3, answerable),
+        "mrr_at_10": share(reciprocal, answerable),
+        "per_question": questions,
+    }
